@@ -1,0 +1,101 @@
+"""``tf.compat.v1.image.crop_and_resize`` and ``extract_glimpse`` with TF1's signatures.
+
+For porting TF1 code. ``crop_and_resize`` is the same operation with TF1's argument
+names; ``extract_glimpse`` follows TF1's offset rules (op ``ExtractGlimpse``), which
+differ from TF2's (spec §2.2).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Literal
+
+from .._api import Array, Size2
+from .._backend import ieee_quiet
+from .._dispatch import run_crop_and_resize, run_extract_glimpse
+from .._errors import InvalidArgumentError
+from .._validation import validate_crop_and_resize, validate_extract_glimpse
+
+__all__ = ["crop_and_resize", "extract_glimpse"]
+
+
+
+def crop_and_resize(
+    image: Array,
+    boxes: Array | Sequence[Sequence[float]],
+    box_ind: Array | Sequence[int] | None = None,
+    crop_size: Size2 | None = None,
+    method: Literal["bilinear", "nearest"] = "bilinear",
+    extrapolation_value: float = 0,
+    box_indices: Array | Sequence[int] | None = None,
+) -> Array:
+    """TF1 ``crop_and_resize``: ``box_ind`` is a deprecated alias of ``box_indices``.
+
+    Exactly one of ``box_ind`` and ``box_indices`` must be given, and ``crop_size`` is
+    required. Everything else is :func:`xcrop.crop_and_resize`.
+    """
+    if box_ind is not None and box_indices is not None:
+        raise InvalidArgumentError("give only one of box_ind and box_indices (box_ind is the "
+                                   "deprecated name of box_indices)")
+    indices = box_indices if box_ind is None else box_ind
+    if indices is None:
+        raise TypeError("crop_and_resize() missing required argument: 'box_indices'")
+    if crop_size is None:
+        raise TypeError("crop_and_resize() missing required argument: 'crop_size'")
+    with ieee_quiet():
+        args = validate_crop_and_resize(
+            image, boxes, indices, crop_size, method, extrapolation_value
+        )
+        return run_crop_and_resize(args)
+
+
+def resolve_v1_noise(uniform_noise: object, noise: object) -> str:
+    """The fill TF's ``ExtractGlimpse`` op uses for ``uniform_noise`` and ``noise``."""
+    # TF's ExtractGlimpse op (spec §2.4): uniform_noise=False with the op's default noise
+    # "uniform" still gives uniform noise; only noise="" picks gaussian.
+    if not isinstance(uniform_noise, bool):
+        raise TypeError(f"uniform_noise must be a bool; got {uniform_noise!r}")
+    if uniform_noise:
+        if noise not in ("uniform", ""):
+            raise InvalidArgumentError(
+                "The uniform_noise and noise could not be specified at the same time: "
+                f"uniform_noise=True needs noise='uniform'; got noise={noise!r}"
+            )
+        return "uniform"
+    return "gaussian" if noise == "" else noise  # type: ignore[return-value]
+
+
+def extract_glimpse(
+    input: Array,
+    size: Size2,
+    offsets: Array | Sequence[Sequence[float]],
+    centered: bool = True,
+    normalized: bool = True,
+    uniform_noise: bool = True,
+    *,
+    noise: Literal["uniform", "gaussian", "zero", ""] = "uniform",
+    seed: int | None = None,
+) -> Array:
+    """TF1 ``extract_glimpse`` (op ``ExtractGlimpse``, TF1's offset rules).
+
+    The window start along each axis is ``offset * size`` if ``normalized``, then
+    ``/ 2 + size / 2`` if ``centered``, then always ``- glimpse_size / 2``, truncated
+    toward zero: unlike TF2, the offset is the window centre in every mode.
+
+    ``uniform_noise`` and the keyword-only ``noise`` (an attribute of TF's op that TF1's
+    Python wrapper does not expose) resolve as TF resolves them: ``uniform_noise=True``
+    means uniform fill; ``uniform_noise=False`` keeps the op default ``noise="uniform"``,
+    so it *still* gives uniform fill, against TF1's docs; pass ``noise="zero"``,
+    ``"gaussian"`` or ``""`` (gaussian) to change it. ``seed`` is as in
+    :func:`xcrop.extract_glimpse`.
+
+    Returns a float32 array ``(B, glimpse_height, glimpse_width, D)``; errors are those
+    of :func:`xcrop.extract_glimpse`, plus ``ValueError`` for ``uniform_noise=True``
+    with another ``noise``.
+    """
+    resolved = resolve_v1_noise(uniform_noise, noise)
+    with ieee_quiet():
+        args = validate_extract_glimpse(
+            input, size, offsets, centered, normalized, resolved, version=1, seed=seed
+        )
+        return run_extract_glimpse(args)

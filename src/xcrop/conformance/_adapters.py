@@ -1,0 +1,155 @@
+"""Adapters from NumPy to each array backend xcrop is checked on, and back.
+
+Used by the conformance command and by xcrop's own test suite. Every backend is listed
+whether or not it is installed; :meth:`Adapter.skip_reason` says why one cannot run
+(missing library, no GPU), so callers can report it instead of silently dropping it.
+Importing this module imports no array library beyond NumPy.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib
+import importlib.util
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+
+class UnsupportedByBackend(Exception):
+    """The backend cannot represent an input of this case (e.g. int64 in JAX without x64)."""
+
+
+@dataclass
+class Adapter:
+    name: str
+    module: str  # the import that must succeed
+    _xp: Any = field(default=None, repr=False)
+
+    # ---- availability -------------------------------------------------------------
+    def skip_reason(self) -> str | None:
+        if importlib.util.find_spec(self.module) is None:
+            return f"{self.module} is not installed"
+        if self.name == "cupy":
+            try:
+                import cupy
+
+                if cupy.cuda.runtime.getDeviceCount() < 1:
+                    return "CuPy is installed but no CUDA GPU is present"
+            except Exception as exc:  # no driver, no device, ...
+                return f"CuPy is installed but no CUDA GPU is usable ({type(exc).__name__})"
+        return None
+
+    @contextlib.contextmanager
+    def active(self) -> Iterator[Adapter]:
+        """Put the backend in its mode for one test (JAX's x64 flag is process-global)."""
+        if self.name.startswith("jax"):
+            import jax
+
+            old = jax.config.read("jax_enable_x64")
+            jax.config.update("jax_enable_x64", self.name == "jax_x64")
+            try:
+                yield self
+            finally:
+                jax.config.update("jax_enable_x64", old)
+        else:
+            yield self
+
+    # ---- namespace and device ----------------------------------------------------
+    @property
+    def xp(self) -> Any:
+        if self._xp is None:
+            if self.name == "numpy":
+                self._xp = importlib.import_module("array_api_compat.numpy")
+            elif self.name == "torch":
+                self._xp = importlib.import_module("array_api_compat.torch")
+            elif self.name == "cupy":
+                self._xp = importlib.import_module("array_api_compat.cupy")
+            elif self.name.startswith("jax"):
+                self._xp = importlib.import_module("jax.numpy")
+            else:
+                self._xp = importlib.import_module("array_api_strict")
+        return self._xp
+
+    @property
+    def device(self) -> Any:
+        # array-api-strict gets a non-default device so that any array xcrop creates
+        # without `device=` lands on the wrong one and the call fails.
+        if self.name == "array_api_strict":
+            return self.xp.Device("device1")
+        return None
+
+    @property
+    def device_kind(self) -> str:
+        return "gpu" if self.name == "cupy" else "cpu"
+
+    @property
+    def library(self) -> str:
+        """The array library's name as the limitations table spells it."""
+        return "jax" if self.name.startswith("jax") else self.name
+
+    def unsupported_dtype(self, dtype: np.dtype) -> str | None:
+        """Why this backend cannot hold ``dtype`` arrays, or None if it can."""
+        dtype = np.dtype(dtype)
+        if self.name == "jax" and dtype.itemsize == 8:
+            return f"JAX without x64 cannot hold {dtype} arrays (it narrows them silently)"
+        if self.name == "array_api_strict" and dtype == np.float16:
+            return "array-api-strict has no float16"
+        return None
+
+    # ---- conversion ---------------------------------------------------------------
+    def asarray(self, a: np.ndarray) -> Any:
+        """A backend copy of ``a`` with the same dtype (read-only for NumPy)."""
+        a = np.asarray(a)
+        reason = self.unsupported_dtype(a.dtype)
+        if reason:
+            raise UnsupportedByBackend(reason)
+        if self.name == "numpy":
+            out = a.copy()
+            out.flags.writeable = False  # catches in-place writes into inputs
+            return out
+        if self.name == "torch":
+            import torch
+
+            return torch.from_numpy(a.copy())
+        if self.name == "cupy":
+            import cupy
+
+            return cupy.asarray(a)
+        if self.name.startswith("jax"):
+            import jax.numpy as jnp
+
+            return jnp.asarray(a)
+        return self.xp.asarray(a, device=self.device)
+
+    def to_numpy(self, x: Any) -> np.ndarray:
+        if self.name == "torch":
+            return x.detach().cpu().numpy()
+        if self.name == "cupy":
+            return x.get()
+        if self.name == "array_api_strict":
+            return np.asarray(x.to_device(self.xp.Device("CPU_DEVICE")))
+        return np.asarray(x)
+
+    def same_kind(self, out: Any, like: Any) -> str | None:
+        """Why ``out`` is not an array of ``like``'s library and device, or None."""
+        import array_api_compat
+
+        if array_api_compat.array_namespace(out) is not array_api_compat.array_namespace(like):
+            return f"result is a {type(out).__name__}, input a {type(like).__name__}"
+        if array_api_compat.device(out) != array_api_compat.device(like):
+            return (f"result is on {array_api_compat.device(out)!r}, input on "
+                    f"{array_api_compat.device(like)!r}")
+        return None
+
+
+ADAPTERS = (
+    Adapter("numpy", "numpy"),
+    Adapter("torch", "torch"),
+    Adapter("jax", "jax"),
+    Adapter("jax_x64", "jax"),
+    Adapter("array_api_strict", "array_api_strict"),
+    Adapter("cupy", "cupy"),
+)

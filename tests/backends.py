@@ -1,0 +1,55 @@
+"""pytest view of xcrop's backend adapters: one param per backend, skipped with its
+reason where the library (or a GPU) is missing."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pytest
+
+from xcrop.conformance._adapters import ADAPTERS, Adapter, UnsupportedByBackend
+
+__all__ = ["Backend", "backend_params"]
+
+
+class Backend:
+    """An :class:`Adapter` whose conversions skip the test for unsupported dtypes."""
+
+    def __init__(self, adapter: Adapter) -> None:
+        self.adapter = adapter
+        self.name = adapter.name
+        self.library = adapter.library
+        self.device_kind = adapter.device_kind
+
+    @property
+    def xp(self) -> Any:
+        return self.adapter.xp
+
+    @property
+    def device(self) -> Any:
+        return self.adapter.device
+
+    def asarray(self, a: np.ndarray) -> Any:
+        try:
+            return self.adapter.asarray(a)
+        except UnsupportedByBackend as exc:
+            pytest.skip(str(exc))
+
+    def to_numpy(self, x: Any) -> np.ndarray:
+        return self.adapter.to_numpy(x)
+
+    def check_result(self, out: Any, like: Any) -> np.ndarray:
+        """Assert ``out`` has ``like``'s library and device; return it as NumPy."""
+        problem = self.adapter.same_kind(out, like)
+        assert problem is None, problem
+        return self.to_numpy(out)
+
+
+def backend_params() -> list[Any]:
+    params = []
+    for adapter in ADAPTERS:
+        reason = adapter.skip_reason()
+        marks = [pytest.mark.skip(reason=reason)] if reason else []
+        params.append(pytest.param(Backend(adapter), id=adapter.name, marks=marks))
+    return params
