@@ -12,8 +12,8 @@ from typing import Any
 
 import numpy as np
 
-from ..compat.v1 import resolve_v1_noise
 from .._errors import BoxIndexError, InvalidArgumentError, UnsupportedDTypeError
+from ..compat.v1 import resolve_v1_noise
 from ._format import Case
 
 __all__ = ["call_case", "expected_exception", "fill_mask", "judge_exact", "judge_fill"]
