@@ -135,7 +135,8 @@ def extract_glimpse(
         non-float32 ``input``, wrong types for ``size``/``offsets``/flags/``seed``.
     ValueError
         (:class:`xcrop.InvalidArgumentError`) wrong ranks or shapes, negative ``size``,
-        unknown ``noise``, an input with zero height or width (TF leaves this undefined).
+        unknown ``noise``. (An input with zero height or width is all fill, as in TF:
+        zeros for ``"zero"``, NaN for the statistical fills, which have nothing to draw on.)
 
     Examples
     --------

@@ -7,6 +7,7 @@ a small record holding the arguments as arrays of one backend, ready for any pat
 from __future__ import annotations
 
 import numbers
+import sys
 from dataclasses import dataclass
 from typing import Any
 
@@ -20,6 +21,7 @@ __all__ = [
     "CROP_IMAGE_DTYPES",
     "CropArgs",
     "GlimpseArgs",
+    "is_traced",
     "validate_crop_and_resize",
     "validate_extract_glimpse",
 ]
@@ -83,6 +85,23 @@ class GlimpseArgs:
         return (self.input.shape[0], self.height, self.width, self.input.shape[3])
 
 
+def is_traced(x: object) -> bool:
+    """True for an abstract value being traced (``jax.jit``/``vmap``/``grad`` tracers, or
+    any tensor while ``torch.compile`` traces): its values cannot be read in Python.
+
+    Only shapes, dtypes and the static arguments are checked for traced arrays; box-index
+    range, box finiteness and coordinate overflow are checked on concrete arrays only.
+    """
+    jax = sys.modules.get("jax")
+    if jax is not None and isinstance(x, jax.core.Tracer):
+        return True
+    torch = sys.modules.get("torch")
+    if torch is not None and isinstance(x, torch.Tensor):
+        compiler = getattr(torch, "compiler", None)
+        return bool(compiler is not None and compiler.is_compiling())
+    return False
+
+
 def _shape(x: Any) -> tuple[int, ...]:
     return tuple(x.shape)
 
@@ -99,9 +118,11 @@ def _check_choice(name: str, value: object, allowed: tuple[str, ...]) -> str:
     return value
 
 
-def _check_bool(name: str, value: object) -> bool:
-    # numpy.bool_ is not a bool subclass but is what comparisons return.
-    if isinstance(value, bool) or type(value).__name__ == "bool_":
+def check_bool(name: str, value: object) -> bool:
+    """``value`` as a Python bool; NumPy's bool scalar (not a ``bool`` subclass) is accepted."""
+    kind = type(value)
+    numpy_bool = kind.__module__ == "numpy" and kind.__name__ in ("bool", "bool_")
+    if isinstance(value, bool) or numpy_bool:
         return bool(value)
     raise TypeError(f"{name} must be a bool; got {value!r}")
 
@@ -128,6 +149,10 @@ def _index_array(backend: Backend, name: str, value: object, primary: str) -> An
     xp = backend.xp
     arr = as_array(backend, name, value, primary=primary)
     kind = dtype_name(xp, arr.dtype)
+    if kind in ("uint16", "uint32", "uint64"):
+        # Some libraries (PyTorch) cannot even compare these; int64 holds every valid
+        # index, and a wrapped-around huge value still fails the range check.
+        return xp.astype(arr, xp.int64)
     if kind.startswith(("int", "uint")):
         return arr
     if isinstance(value, (list, tuple)) and array_size(arr) == 0:
@@ -137,9 +162,15 @@ def _index_array(backend: Backend, name: str, value: object, primary: str) -> An
 
 
 def _check_extrapolation_value(value: object) -> float:
-    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+    # A real number, or anything float() takes that is not a bool/str (a 0-d array).
+    if isinstance(value, (bool, str, bytes, complex)) or not (
+        isinstance(value, numbers.Real) or hasattr(value, "__float__")
+    ):
         raise TypeError(f"extrapolation_value must be a real number; got {value!r}")
-    return float(value)
+    try:
+        return float(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError) as exc:
+        raise TypeError(f"extrapolation_value must be a real number; got {value!r}") from exc
 
 
 def validate_crop_and_resize(
@@ -213,7 +244,8 @@ def validate_crop_and_resize(
         )
 
     num_boxes = boxes.shape[0]
-    if num_boxes:
+    traced = is_traced(boxes) or is_traced(box_indices)
+    if num_boxes and not traced:
         bad = (box_indices < 0) | (box_indices >= batch)
         if bool(xp.any(bad)):
             i = _first_true(xp, bad)
@@ -233,7 +265,7 @@ def validate_crop_and_resize(
     in_x = sample_coordinates(
         xp, boxes[:, 1:2], boxes[:, 3:4], width, crop_width, backend.device
     )
-    if num_boxes:
+    if num_boxes and not traced:
         undefined = xp.any(xp.isnan(in_y), axis=1) | xp.any(xp.isnan(in_x), axis=1)
         if bool(xp.any(undefined)):
             i = _first_true(xp, undefined)
@@ -279,8 +311,8 @@ def validate_extract_glimpse(
             f"input must be float32 (as in TF); got {kind}. Convert it first, e.g. "
             f"xp.astype(input, xp.float32)"
         )
-    centered = _check_bool("centered", centered)
-    normalized = _check_bool("normalized", normalized)
+    centered = check_bool("centered", centered)
+    normalized = check_bool("normalized", normalized)
     # TF's op reads an empty noise string as "gaussian" (its pre-V2 spelling).
     noise = _check_choice("noise", noise, NOISES) or "gaussian"
     if seed is not None and (isinstance(seed, bool) or not isinstance(seed, numbers.Integral)):

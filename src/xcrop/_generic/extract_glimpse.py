@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from .._portable import pairwise_mean, portable_sqrt
 from .._validation import GlimpseArgs
 
 __all__ = ["extract_glimpse", "window_start"]
@@ -61,8 +62,13 @@ def _fill(args: GlimpseArgs, shape: tuple[int, int, int, int]) -> Any:
         u = _random.uniform(xp, shape, seed, stream=UNIFORM_STREAM, device=device)
         return u * (hi - lo) + lo
     # Gaussian: per batch element and channel, population std, clipped to the channel range.
-    mean = xp.mean(image, axis=(1, 2), keepdims=True)
-    sigma = xp.sqrt(xp.mean((image - mean) ** 2, axis=(1, 2), keepdims=True))
+    # Fixed-order sums and a portable sqrt, so one seed gives one fill on every backend.
+    batch, height, width, depth = image.shape
+    pixels = xp.reshape(image, (batch, height * width, depth))
+    mean = pairwise_mean(xp, pixels, device)
+    sigma = portable_sqrt(xp, pairwise_mean(xp, (pixels - mean) ** 2, device))
+    mean = xp.reshape(mean, (batch, 1, 1, depth))
+    sigma = xp.reshape(sigma, (batch, 1, 1, depth))
     lo = xp.min(image, axis=(1, 2), keepdims=True)
     hi = xp.max(image, axis=(1, 2), keepdims=True)
     z = _random.standard_normal(xp, shape, seed, stream=GAUSSIAN_STREAM, device=device)

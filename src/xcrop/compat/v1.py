@@ -14,7 +14,7 @@ from .._api import Array, Size2
 from .._backend import ieee_quiet
 from .._dispatch import run_crop_and_resize, run_extract_glimpse
 from .._errors import InvalidArgumentError
-from .._validation import validate_crop_and_resize, validate_extract_glimpse
+from .._validation import check_bool, validate_crop_and_resize, validate_extract_glimpse
 
 __all__ = ["crop_and_resize", "extract_glimpse"]
 
@@ -53,9 +53,7 @@ def resolve_v1_noise(uniform_noise: object, noise: object) -> str:
     """The fill TF's ``ExtractGlimpse`` op uses for ``uniform_noise`` and ``noise``."""
     # TF's ExtractGlimpse op (spec §2.4): uniform_noise=False with the op's default noise
     # "uniform" still gives uniform noise; only noise="" picks gaussian.
-    if not isinstance(uniform_noise, bool):
-        raise TypeError(f"uniform_noise must be a bool; got {uniform_noise!r}")
-    if uniform_noise:
+    if check_bool("uniform_noise", uniform_noise):
         if noise not in ("uniform", ""):
             raise InvalidArgumentError(
                 "The uniform_noise and noise could not be specified at the same time: "
