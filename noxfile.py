@@ -4,6 +4,7 @@ nox -s tests        the whole test suite (what .ci/run runs)
 nox -s conformance  every recorded TF fixture on every installed backend, as a table
 nox -s record       re-record the fixtures with tensorflow-cpu==2.21.0
 nox -s lint         ruff
+nox -s bench        benchmark vs TF 2.21 CPU (bench/bench.py; writes bench/results.json)
 """
 
 from __future__ import annotations
@@ -48,3 +49,12 @@ def record(session: nox.Session) -> None:
 def lint(session: nox.Session) -> None:
     session.install("ruff==0.17.6")
     session.run("ruff", "check", ".")
+
+
+@nox.session(python=PYTHON)
+def bench(session: nox.Session) -> None:
+    """Time TF 2.21 CPU and every xcrop backend/path side by side (a benchmark, not a test)."""
+    session.install("-r", TEST_REQUIREMENTS)
+    session.install("tensorflow-cpu==2.21.0")
+    session.install("-e", ".[numba]")
+    session.run("python", "bench/bench.py", *session.posargs)

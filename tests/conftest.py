@@ -1,10 +1,13 @@
 from __future__ import annotations
 
+import importlib.util
 from collections.abc import Iterator
 
 import pytest
 
 from backends import Backend, backend_params
+
+_HAS_NUMBA = importlib.util.find_spec("numba") is not None
 
 
 @pytest.fixture(params=backend_params())
@@ -13,3 +16,26 @@ def backend(request: pytest.FixtureRequest) -> Iterator[Backend]:
     b: Backend = request.param
     with b.adapter.active():
         yield b
+
+
+@pytest.fixture(
+    params=[
+        "fast",
+        pytest.param(
+            "fast_array",
+            marks=[] if _HAS_NUMBA else [pytest.mark.skip(
+                reason="numba is not installed: 'fast' already is the array-op fast path")],
+        ),
+        "generic",
+    ]
+)
+def path(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    """Which implementation serves the test's calls.
+
+    "fast": whatever the registry picks (the compiled numba kernel where numba is
+    installed); "fast_array": the array-op fast paths, numba disabled; "generic": the
+    test wraps its calls in ``xcrop.use_generic()``.
+    """
+    if request.param == "fast_array":
+        monkeypatch.setenv("XCROP_NO_NUMBA", "1")
+    yield request.param

@@ -6,14 +6,18 @@ from xcrop's limitations table (0 ulp unless a limitation says otherwise).
 
 from __future__ import annotations
 
+import contextlib
 import os
 import zlib
 
 import numpy as np
 import pytest
 
+import xcrop
 from backends import Backend
+from xcrop._dispatch import _ensure_builtins
 from xcrop._limitations import max_ulp
+from xcrop._registry import fast_paths
 from xcrop.conformance import load_all
 from xcrop.conformance._runner import call_case, expected_exception, judge_exact, judge_fill
 
@@ -43,16 +47,27 @@ def test_fixtures_present() -> None:
     }  # fmt: skip
 
 
+def _has_fast_path(op: str, library: str) -> bool:
+    _ensure_builtins()
+    return bool(fast_paths(op, library))
+
+
 @pytest.mark.parametrize("case", CASES, ids=[c.key for c in CASES])
-def test_case(case, backend: Backend) -> None:
+def test_case(case, backend: Backend, path: str) -> None:
     if backend.library == "jax" and not _FULL_JAX and not _in_jax_sample(backend.name, case):
         pytest.skip("outside the default run's JAX sample; `nox -s conformance` runs it")
+    if path != "generic" and not _has_fast_path(case.op, backend.library):
+        pytest.skip(f"no fast path registered for {case.op} on {backend.library}: the "
+                    f"dispatcher serves the generic path, run as path=generic")
+    serve = xcrop.use_generic() if path == "generic" else contextlib.nullcontext()
     if case.check == "error":
-        with pytest.raises(expected_exception(case)):
+        with serve, pytest.raises(expected_exception(case)):
             call_case(case, backend.asarray)
         return
     first = backend.asarray(next(iter(case.inputs.values())))
-    out = backend.check_result(call_case(case, backend.asarray), first)
+    with serve:
+        result = call_case(case, backend.asarray)
+    out = backend.check_result(result, first)
     if case.check == "fill_stats":
         ok, msg = judge_fill(case, out)
         assert ok, msg
@@ -60,3 +75,14 @@ def test_case(case, backend: Backend) -> None:
     tol = max_ulp(backend.library, backend.device_kind, case.op)
     ok, _, msg = judge_exact(out, np.asarray(case.expected), tol)
     assert ok, f"{case.description}: {msg}"
+
+
+def test_judge_exact_is_strict() -> None:
+    # The judge itself must be able to fail: sign of zero, one ulp, NaN placement.
+    f = np.float32
+    assert judge_exact(np.array([0.0], f), np.array([0.0], f))[0]
+    assert judge_exact(np.array([np.nan], f), np.array([np.nan], f))[0]
+    assert not judge_exact(np.array([-0.0], f), np.array([0.0], f))[0]
+    assert not judge_exact(np.nextafter(np.array([1.0], f), f(2)), np.array([1.0], f))[0]
+    assert judge_exact(np.nextafter(np.array([1.0], f), f(2)), np.array([1.0], f), 1)[0]
+    assert not judge_exact(np.array([np.nan], f), np.array([1.0], f), 10)[0]

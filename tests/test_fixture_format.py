@@ -321,6 +321,14 @@ def test_shipped_fixtures_are_consistent(shipped):
         if c.check == "error":
             assert c.error["tf_type"] and c.error["tf_message"], c
             continue
+        if c.op.startswith("crop_and_resize_grad"):  # conformance/record_gradients.py
+            n = len(c.inputs["boxes"])
+            if c.op == "crop_and_resize_grad_boxes":
+                assert c.expected.dtype == np.float32 and c.expected.shape == (n, 4), c
+            else:
+                assert c.expected.dtype.name == c.params["T"], c
+                assert list(c.expected.shape) == c.params["image_shape"], c
+            continue
         assert c.expected.dtype == np.float32, c  # TF output is always float32
         if c.op == "crop_and_resize":
             n, d = len(c.inputs["boxes"]), c.inputs["image"].shape[3]

@@ -9,16 +9,30 @@ from __future__ import annotations
 
 from . import compat
 from ._api import crop_and_resize, extract_glimpse
+from ._config import OutputTooLargeError, max_output_bytes, set_max_output_bytes
+from ._dispatch import which_path
 from ._errors import BoxIndexError, InvalidArgumentError, UnsupportedDTypeError
+from ._gradients import crop_and_resize_grad_boxes, crop_and_resize_grad_image
+from ._registry import FastPath, register_fast_path, unregister_fast_path, use_generic
 
 __version__ = "0.1.0.dev0"
 
 __all__ = [
     "BoxIndexError",
+    "FastPath",
     "InvalidArgumentError",
+    "OutputTooLargeError",
     "UnsupportedDTypeError",
     "__version__",
     "compat",
     "crop_and_resize",
+    "crop_and_resize_grad_boxes",
+    "crop_and_resize_grad_image",
     "extract_glimpse",
+    "max_output_bytes",
+    "register_fast_path",
+    "set_max_output_bytes",
+    "unregister_fast_path",
+    "use_generic",
+    "which_path",
 ]

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any, Literal, TypeAlias
 
+from . import _autodiff
 from ._backend import ieee_quiet
 from ._dispatch import run_crop_and_resize, run_extract_glimpse
 from ._validation import validate_crop_and_resize, validate_extract_glimpse
@@ -82,7 +83,8 @@ def crop_and_resize(
         args = validate_crop_and_resize(
             image, boxes, box_indices, crop_size, method, extrapolation_value
         )
-        return run_crop_and_resize(args)
+        # Differentiable on PyTorch (autograd) and JAX (custom_vjp) with TF's gradients.
+        return _autodiff.crop_and_resize(args, run_crop_and_resize)
 
 
 def extract_glimpse(

@@ -8,12 +8,13 @@ from __future__ import annotations
 
 import numbers
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
+from array_api_compat import device as array_device
 from array_api_compat import size as array_size
 
-from ._backend import Backend, as_array, dtype_name, python_int_pair, resolve_backend
+from ._backend import Backend, as_array, dtype_name, is_array, python_int_pair, resolve_backend
 from ._coordinates import sample_coordinates
 from ._errors import BoxIndexError, InvalidArgumentError, UnsupportedDTypeError
 
@@ -127,8 +128,17 @@ def check_bool(name: str, value: object) -> bool:
     raise TypeError(f"{name} must be a bool; got {value!r}")
 
 
+def _for_value(backend: Backend, value: object) -> Backend:
+    """``backend`` as seen by ``value``: a tracer has no device (JAX reports None), so the
+    device check between a traced and a concrete argument is skipped."""
+    if is_array(value) and (backend.device is None or is_traced(value)):
+        return replace(backend, device=array_device(value))
+    return backend
+
+
 def _float_array(backend: Backend, name: str, value: object, primary: str) -> Any:
     """A real floating array converted to float32 (lists are converted directly)."""
+    backend = _for_value(backend, value)
     xp = backend.xp
     if isinstance(value, (list, tuple)):
         try:
@@ -146,6 +156,7 @@ def _float_array(backend: Backend, name: str, value: object, primary: str) -> An
 
 def _index_array(backend: Backend, name: str, value: object, primary: str) -> Any:
     """An integer array (any signed or unsigned width; bool is not an integer here)."""
+    backend = _for_value(backend, value)
     xp = backend.xp
     arr = as_array(backend, name, value, primary=primary)
     kind = dtype_name(xp, arr.dtype)

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Literal
 
+from .. import _autodiff
 from .._api import Array, Size2
 from .._backend import ieee_quiet
 from .._dispatch import run_crop_and_resize, run_extract_glimpse
@@ -46,7 +47,7 @@ def crop_and_resize(
         args = validate_crop_and_resize(
             image, boxes, indices, crop_size, method, extrapolation_value
         )
-        return run_crop_and_resize(args)
+        return _autodiff.crop_and_resize(args, run_crop_and_resize)
 
 
 def resolve_v1_noise(uniform_noise: object, noise: object) -> str:

@@ -24,8 +24,18 @@ Meaning of a case (the contract between the recorder and the tests):
 ``op``
     ``"crop_and_resize"`` (inputs ``image``, ``boxes``, ``box_indices``) or
     ``"extract_glimpse"`` (inputs ``input``, ``offsets``).
+``op`` (gradients)
+    ``"crop_and_resize_grad_image"`` (inputs ``grads``, ``boxes``, ``box_indices``; params
+    ``image_shape``, ``method``, ``T`` = the image dtype name; ``expected`` has dtype ``T``)
+    and ``"crop_and_resize_grad_boxes"`` (inputs ``grads``, ``image``, ``boxes``,
+    ``box_indices``; ``expected`` is float32 ``(n, 4)``): TF's raw ops
+    ``CropAndResizeGradImage`` / ``CropAndResizeGradBoxes``, recorded by
+    ``conformance/record_gradients.py`` with op determinism on.  Paired cases (the two
+    gradients of one forward call) share ``params["pair"]``; ``params["crop_size"]`` and
+    ``params["forward_method"]`` describe that forward call.
 ``api``
-    ``"v2"``: ``tf.image.<op>``; ``"v1"``: ``tf.compat.v1.image.<op>`` (or, for glimpse calls
+    ``"raw"``: a ``tf.raw_ops`` call (the gradient ops).  ``"v2"``: ``tf.image.<op>``;
+    ``"v1"``: ``tf.compat.v1.image.<op>`` (or, for glimpse calls
     whose params contain ``noise``, the raw ``ExtractGlimpse`` op that the v1 wrapper calls).
 ``params``
     The remaining (non-array) arguments of the call, by keyword name; ``crop_size`` and
@@ -78,8 +88,10 @@ FORMAT_VERSION = 1
 OP_INPUTS: dict[str, tuple[str, ...]] = {
     "crop_and_resize": ("image", "boxes", "box_indices"),
     "extract_glimpse": ("input", "offsets"),
+    "crop_and_resize_grad_image": ("grads", "boxes", "box_indices"),
+    "crop_and_resize_grad_boxes": ("grads", "image", "boxes", "box_indices"),
 }
-APIS = ("v1", "v2")
+APIS = ("v1", "v2", "raw")
 CHECKS = ("exact", "fill_stats", "error")
 
 _EXPECTED = "expected"

@@ -24,6 +24,20 @@ def call_case(case: Case, convert: Callable[[np.ndarray], Any]) -> Any:
     import xcrop
 
     p = dict(case.params)
+    if case.op == "crop_and_resize_grad_image":
+        from .._gradients import crop_and_resize_grad_image
+
+        convert(np.zeros(0, dtype=p["T"]))  # a backend without dtype T cannot run this case
+        grads, boxes, idx = (convert(case.inputs[k]) for k in ("grads", "boxes", "box_indices"))
+        return crop_and_resize_grad_image(grads, boxes, idx, p["image_shape"],
+                                          method=p["method"], dtype=p["T"])
+    if case.op == "crop_and_resize_grad_boxes":
+        from .._gradients import crop_and_resize_grad_boxes
+
+        grads, image, boxes, idx = (
+            convert(case.inputs[k]) for k in ("grads", "image", "boxes", "box_indices")
+        )
+        return crop_and_resize_grad_boxes(grads, image, boxes, idx)
     if case.op == "crop_and_resize":
         image, boxes, idx = (convert(case.inputs[k]) for k in ("image", "boxes", "box_indices"))
         kwargs = {k: p[k] for k in ("method", "extrapolation_value") if k in p}
@@ -64,19 +78,26 @@ def expected_exception(case: Case) -> type[Exception]:
     return ValueError
 
 
+_INT_VIEWS = {2: np.int16, 4: np.int32, 8: np.int64}
+
+
 def _ordered(bits: np.ndarray) -> np.ndarray:
-    # float32 bit patterns mapped to integers that are monotonic in the float value.
+    # Float bit patterns mapped to integers that are monotonic in the float value.
+    # (int64 patterns of float64: the arithmetic wraps only beyond 2**62 ulps.)
     b = bits.astype(np.int64)
-    return np.where(b < 0, -(2**31) - b, b)
+    low = np.int64(np.iinfo(bits.dtype).min)
+    return np.where(b < 0, low - b, b)
 
 
 def judge_exact(out: np.ndarray, expected: np.ndarray, max_ulp: int = 0) -> tuple[bool, int, str]:
     """Compare bit patterns (NaN matches NaN; -0.0 differs from 0.0 when ``max_ulp == 0``).
 
-    Returns ``(passed, worst_ulp, message)``; worst_ulp is -1 for a NaN/shape/dtype mismatch.
+    ``expected`` is float32 (or, for image gradients, float16/float64: ulps are then
+    counted in that dtype). Returns ``(passed, worst_ulp, message)``; worst_ulp is -1 for a
+    NaN/shape/dtype mismatch.
     """
-    if out.dtype != np.float32:
-        return False, -1, f"dtype {out.dtype}, expected float32"
+    if out.dtype != expected.dtype or out.dtype.kind != "f":
+        return False, -1, f"dtype {out.dtype}, expected {expected.dtype}"
     if out.shape != expected.shape:
         return False, -1, f"shape {out.shape}, expected {expected.shape}"
     nan_out, nan_exp = np.isnan(out), np.isnan(expected)
@@ -84,10 +105,19 @@ def judge_exact(out: np.ndarray, expected: np.ndarray, max_ulp: int = 0) -> tupl
         where = np.argwhere(nan_out != nan_exp)[0]
         return False, -1, f"NaN mismatch at {tuple(where)}: got {out[tuple(where)]!r}, "\
             f"expected {expected[tuple(where)]!r}"
-    a = _ordered(np.where(nan_out, 0, out).view(np.int32))
-    b = _ordered(np.where(nan_exp, 0, expected).view(np.int32))
+    view = _INT_VIEWS[out.dtype.itemsize]
+    a = _ordered(np.where(nan_out, 0, out).view(view))
+    b = _ordered(np.where(nan_exp, 0, expected).view(view))
     diff = np.abs(a - b)
     worst = int(diff.max()) if diff.size else 0
+    if worst == 0 and max_ulp == 0:
+        # The ulp distance maps -0.0 and +0.0 to the same point; bit-exact means the sign too.
+        raw_out = np.where(nan_out, 0, out).view(view)
+        raw_exp = np.where(nan_exp, 0, expected).view(view)
+        if not np.array_equal(raw_out, raw_exp):
+            where = tuple(np.argwhere(raw_out != raw_exp)[0])
+            return False, 0, (f"sign of zero differs at {where}: got {out[where]!r}, "
+                              f"expected {expected[where]!r}")
     if worst > max_ulp:
         where = tuple(np.unravel_index(int(np.argmax(diff)), diff.shape))
         return False, worst, (

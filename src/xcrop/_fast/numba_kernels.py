@@ -1,0 +1,135 @@
+"""Optional compiled crop kernels (numba), used by the NumPy and torch-CPU fast paths.
+
+Install with ``pip install xcrop[numba]``; without numba (or with ``XCROP_NO_NUMBA=1``)
+the pure-NumPy / torch-op fast paths serve instead.
+
+Exactness by construction: the kernel performs, per output element, exactly the generic
+path's float32 operations in its order — convert each of the four pixels to float32 and
+flush it, then ``ftz(a + ftz(ftz(b - a) * t))`` for the two x-lerps and the y-lerp — and
+writes ``extrapolation_value`` where the generic path's ``where(inside, ...)`` would.
+numba compiles float32 ``+ - *`` to single IEEE float32 instructions: without
+``fastmath`` LLVM neither reassociates nor contracts ``a * b + c`` into an FMA, and the
+process runs with the default MXCSR (no hardware flush-to-zero), so the explicit
+``_ftz`` is the only flushing, as in the generic path. No value check is needed, unlike
+the unflushed array paths.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+__all__ = ["available", "crop"]
+
+_kernels: Any = None
+_failed = False
+
+
+def available() -> bool:
+    """numba importable and not disabled by ``XCROP_NO_NUMBA``."""
+    if os.environ.get("XCROP_NO_NUMBA", "").strip() not in ("", "0"):
+        return False
+    return _load() is not None
+
+
+def _load() -> Any:
+    global _kernels, _failed
+    if _kernels is None and not _failed:
+        try:
+            _kernels = _compile()
+        except Exception:  # numba missing or broken: the array paths serve
+            _failed = True
+    return _kernels
+
+
+def _compile() -> Any:
+    import numba
+    import numpy as np
+
+    flt_min = np.float32(2.0**-126)
+    zero = np.float32(0.0)
+
+    @numba.njit(inline="always")
+    def _ftz(v: Any) -> Any:
+        if abs(v) < flt_min:
+            return np.float32(np.copysign(zero, v))
+        return v
+
+    @numba.njit(inline="always")
+    def _same(v: Any) -> Any:
+        return v
+
+    def make_bilinear(_ftz: Any) -> Any:
+        @numba.njit(parallel=True)
+        def bilinear(pixels, rows_a, rows_b, cols_a, cols_b, y_lerp, x_lerp,
+                     inside_y, inside_x, fill, out):
+            n, ch = rows_a.shape
+            cw = cols_a.shape[1]
+            depth = pixels.shape[1]
+            for i in numba.prange(n):
+                for y in range(ch):
+                    if not inside_y[i, y]:
+                        out[i, y, :, :] = fill
+                        continue
+                    ra = rows_a[i, y]
+                    rb = rows_b[i, y]
+                    yl = y_lerp[i, y]
+                    for x in range(cw):
+                        if not inside_x[i, x]:
+                            out[i, y, x, :] = fill
+                            continue
+                        xl = x_lerp[i, x]
+                        tl_row = ra + cols_a[i, x]
+                        tr_row = ra + cols_b[i, x]
+                        bl_row = rb + cols_a[i, x]
+                        br_row = rb + cols_b[i, x]
+                        for d in range(depth):
+                            tl = _ftz(np.float32(pixels[tl_row, d]))
+                            tr = _ftz(np.float32(pixels[tr_row, d]))
+                            bl = _ftz(np.float32(pixels[bl_row, d]))
+                            br = _ftz(np.float32(pixels[br_row, d]))
+                            top = _ftz(tl + _ftz(_ftz(tr - tl) * xl))
+                            bot = _ftz(bl + _ftz(_ftz(br - bl) * xl))
+                            out[i, y, x, d] = _ftz(top + _ftz(_ftz(bot - top) * yl))
+        return bilinear
+
+    @numba.njit(parallel=True, cache=True)
+    def nearest(pixels, rows, cols, inside_y, inside_x, fill, flush, out):
+        n, ch = rows.shape
+        cw = cols.shape[1]
+        depth = pixels.shape[1]
+        for i in numba.prange(n):
+            for y in range(ch):
+                if not inside_y[i, y]:
+                    out[i, y, :, :] = fill
+                    continue
+                for x in range(cw):
+                    if not inside_x[i, x]:
+                        out[i, y, x, :] = fill
+                        continue
+                    row = rows[i, y] + cols[i, x]
+                    for d in range(depth):
+                        v = np.float32(pixels[row, d])
+                        out[i, y, x, d] = _ftz(v) if flush else v
+
+    return make_bilinear(_ftz), make_bilinear(_same), nearest
+
+
+def crop(pixels: Any, plan: Any, method: str, fill: float, flush_nearest: bool,
+         out: Any, unflushed_ok: bool = False) -> None:
+    """Fill ``out`` (float32 ``(n, ch, cw, D)`` NumPy) from NumPy ``pixels`` ``(N, D)``.
+
+    ``plan`` holds NumPy arrays (see ``_plan.crop_plan``). float16 pixels must be
+    converted to float32 first (exact).
+    """
+    import numpy as np
+
+    bilinear_flushed, bilinear_plain, nearest = _load()
+    bilinear = bilinear_plain if unflushed_ok else bilinear_flushed
+    f = np.float32(fill)
+    if method == "nearest":
+        nearest(pixels, plan.rows_a, plan.cols_a, plan.inside_y, plan.inside_x, f,
+                flush_nearest, out)
+    else:
+        bilinear(pixels, plan.rows_a, plan.rows_b, plan.cols_a, plan.cols_b, plan.y_lerp,
+                 plan.x_lerp, plan.inside_y, plan.inside_x, f, out)

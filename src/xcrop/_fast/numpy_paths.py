@@ -1,0 +1,263 @@
+"""NumPy fast paths: chunked, in-place, multi-threaded crop_and_resize; slice-copy glimpse.
+
+Bit-exactness with the generic path:
+
+* the crop performs the generic path's float32 operations in the same order
+  (``a + (b - a) * t`` per lerp: x first on the top and bottom rows, then y) on the same
+  gathered values and the same weights (``_plan`` computes them exactly as the generic
+  path). NumPy rounds every float32 ufunc to float32 and never contracts to an FMA. The
+  subnormal flushes are skipped only when ``_exact.lerps_exact`` proves they are all the
+  identity (otherwise the predicate declines and the generic path runs).
+* ``method="nearest"`` is a gather and a conversion; float64 images (whose conversion
+  can create subnormals, flushed by the generic path) must have no nonzero magnitude below
+  ``2**-126``.
+* the glimpse copies pixels (bit copies) into the generic path's own fill array.
+
+Boxes are processed in chunks of about ``CHUNK_ELEMENTS`` output elements — the
+temporaries (three chunk buffers per worker thread) stay far below the output and in
+cache — spread over a small thread pool: NumPy releases the GIL inside ``take`` and
+ufunc loops, so chunks run in parallel. ``XCROP_NUM_THREADS`` sets the pool size
+(default: the number of CPUs, at most 8; 1 disables threading).
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+from .. import _registry
+from .._backend import dtype_name
+from .._generic.extract_glimpse import _fill, _truncated_start, window_start
+from .._validation import CropArgs, GlimpseArgs
+from ._plan import bilinear_exact, crop_plan
+
+__all__ = ["register"]
+
+NAME = "numpy fast path"
+#: Output elements per chunk: 3 float32 buffers of 1 MiB each per worker.
+CHUNK_ELEMENTS = 2**18
+
+_pool_lock = threading.Lock()
+_pool: ThreadPoolExecutor | None = None
+_pool_size = 0
+
+
+def num_threads() -> int:
+    raw = os.environ.get("XCROP_NUM_THREADS", "")
+    if raw.strip().isdigit() and int(raw) > 0:
+        return int(raw)
+    return max(1, min(8, os.cpu_count() or 1))
+
+
+def _executor(size: int) -> ThreadPoolExecutor:
+    global _pool, _pool_size
+    with _pool_lock:
+        if _pool is None or _pool_size != size:
+            _pool = ThreadPoolExecutor(max_workers=size, thread_name_prefix="xcrop")
+            _pool_size = size
+        return _pool
+
+
+def _min_nonzero_abs(image: Any) -> float:
+    import numpy as np
+
+    if image.size == 0:
+        return math.inf
+    a = np.abs(image)
+    # NaN > 0 is False: NaNs are skipped (they never make a subnormal).
+    return float(np.min(a, where=a > 0, initial=np.inf))
+
+
+def _crop_predicate(args: CropArgs) -> bool:
+    import numpy as np
+
+    image = args.image
+    if not isinstance(image, np.ndarray):
+        return False
+    kind = dtype_name(args.backend.xp, image.dtype)
+    if args.method == "nearest":
+        return kind != "float64" or _min_nonzero_abs(image) >= 2.0**-126
+    if kind.startswith(("int", "uint")) or kind == "float16":
+        return bilinear_exact(args, None)
+    return bilinear_exact(args, _min_nonzero_abs(image))
+
+
+def _crop(args: CropArgs) -> Any:
+    import numpy as np
+
+    image = args.image
+    batch, height, width, depth = image.shape
+    n, ch, cw, _ = args.output_shape
+    fill = np.float32(args.extrapolation_value)
+    if n == 0 or depth == 0:
+        return np.full((n, ch, cw, depth), fill, dtype=np.float32)
+    plan = crop_plan(args)
+    pixels = np.ascontiguousarray(image).reshape(batch * height * width, depth)
+    out = np.empty((n, ch, cw, depth), dtype=np.float32)
+    convert = pixels.dtype != np.float32
+    nearest = args.method == "nearest"
+    per_box = ch * cw * depth
+    step = max(1, CHUNK_ELEMENTS // max(per_box, 1))
+
+    def gather(rows: Any, cols: Any, i0: int, i1: int, buf: Any) -> Any:
+        flat = (rows[i0:i1, :, None] + cols[i0:i1, None, :]).reshape(-1)
+        k = i1 - i0
+        if convert:
+            raw = np.take(pixels, flat, axis=0)
+            np.copyto(buf[:k * ch * cw], raw, casting="unsafe")
+        else:
+            np.take(pixels, flat, axis=0, out=buf[:k * ch * cw])
+        return buf[:k * ch * cw].reshape(k, ch, cw, depth)
+
+    def work(i0: int, i1: int) -> None:
+        k = i1 - i0
+        dst = out[i0:i1]
+        if nearest:
+            gather(plan.rows_a, plan.cols_a, i0, i1, dst.reshape(k * ch * cw, depth))
+        else:
+            shape = (step * ch * cw, depth)
+            a = np.empty(shape, np.float32)
+            b = np.empty(shape, np.float32)
+            c = np.empty(shape, np.float32)
+            xl = plan.x_lerp[i0:i1, None, :, None]
+            yl = plan.y_lerp[i0:i1, :, None, None]
+            tl = gather(plan.rows_a, plan.cols_a, i0, i1, a)
+            tr = gather(plan.rows_a, plan.cols_b, i0, i1, b)
+            np.subtract(tr, tl, out=tr)
+            np.multiply(tr, xl, out=tr)
+            np.add(tl, tr, out=tr)  # top = TL + (TR - TL) * xl, in tr
+            bl = gather(plan.rows_b, plan.cols_a, i0, i1, a)
+            br = gather(plan.rows_b, plan.cols_b, i0, i1, c)
+            np.subtract(br, bl, out=br)
+            np.multiply(br, xl, out=br)
+            np.add(bl, br, out=br)  # bottom = BL + (BR - BL) * xl, in br
+            np.subtract(br, tr, out=br)
+            np.multiply(br, yl, out=br)
+            np.add(tr, br, out=dst)  # out = top + (bottom - top) * yl
+        if not plan.all_inside:
+            outside = ~(plan.inside_y[i0:i1, :, None, None] & plan.inside_x[i0:i1, None, :, None])
+            np.copyto(dst, fill, where=outside)
+
+    chunks = [(i0, min(n, i0 + step)) for i0 in range(0, n, step)]
+    threads = min(num_threads(), len(chunks))
+    if threads <= 1:
+        for i0, i1 in chunks:
+            work(i0, i1)
+    else:
+        # Contiguous runs of chunks per task keep the task count small.
+        per_task = math.ceil(len(chunks) / (threads * 4))
+        tasks = [chunks[j:j + per_task] for j in range(0, len(chunks), per_task)]
+
+        def run(group: list[tuple[int, int]]) -> None:
+            for i0, i1 in group:
+                work(i0, i1)
+
+        for f in [_executor(threads).submit(run, g) for g in tasks]:
+            f.result()
+    return out
+
+
+# ----------------------------------------------------------------------------------------
+# extract_glimpse
+# ----------------------------------------------------------------------------------------
+
+def _glimpse_predicate(args: GlimpseArgs) -> bool:
+    import numpy as np
+
+    b, height, width, depth = args.input.shape
+    return (isinstance(args.input, np.ndarray) and min(b, height, width, depth) > 0
+            and args.height > 0 and args.width > 0)
+
+
+def window_starts(args: GlimpseArgs) -> tuple[list[int], list[int]]:
+    """Integer window starts per batch element, computed as the generic path does."""
+    xp = args.backend.xp
+    _, height, width, _ = args.input.shape
+    h, w = args.height, args.width
+    far = height + width + h + w + 1
+    sy = _truncated_start(xp, window_start(xp, args.offsets[:, 0], height, h, args), far)
+    sx = _truncated_start(xp, window_start(xp, args.offsets[:, 1], width, w, args), far)
+    return [int(v) for v in sy.tolist()], [int(v) for v in sx.tolist()]
+
+
+def paste_windows(out: Any, image: Any, starts: tuple[list[int], list[int]]) -> None:
+    """``out[b, r, c] = image[b, sy + r, sx + c]`` where inside the image (slice copies)."""
+    _, height, width, _ = image.shape
+    _, h, w, _ = out.shape
+    for b, (sy, sx) in enumerate(zip(*starts, strict=True)):
+        r0, r1 = max(0, -sy), min(h, height - sy)
+        c0, c1 = max(0, -sx), min(w, width - sx)
+        if r0 < r1 and c0 < c1:
+            out[b, r0:r1, c0:c1] = image[b, sy + r0:sy + r1, sx + c0:sx + c1]
+
+
+def needs_fill(args: GlimpseArgs, starts: tuple[list[int], list[int]]) -> bool:
+    _, height, width, _ = args.input.shape
+    return any(
+        sy < 0 or sx < 0 or sy + args.height > height or sx + args.width > width
+        for sy, sx in zip(*starts, strict=True)
+    )
+
+
+def _glimpse(args: GlimpseArgs) -> Any:
+    import numpy as np
+
+    starts = window_starts(args)
+    shape = args.output_shape
+    if not needs_fill(args, starts):
+        out = np.empty(shape, dtype=np.float32)
+    elif args.noise == "zero":
+        out = np.zeros(shape, dtype=np.float32)
+    else:
+        out = np.array(_fill(args, shape), dtype=np.float32, copy=True)  # generic's own fill
+    paste_windows(out, args.input, starts)
+    return out
+
+
+def _numba_crop_predicate(args: CropArgs) -> bool:
+    import numpy as np
+
+    from . import numba_kernels
+
+    return isinstance(args.image, np.ndarray) and numba_kernels.available()
+
+
+def numba_crop(args: CropArgs, image: Any) -> Any:
+    """The compiled kernel on NumPy ``image`` (any crop dtype) and ``args``' plan."""
+    import numpy as np
+
+    from . import numba_kernels
+
+    batch, height, width, depth = image.shape
+    n, ch, cw, _ = args.output_shape
+    if n == 0 or depth == 0:
+        return np.full((n, ch, cw, depth), np.float32(args.extrapolation_value), np.float32)
+    if image.dtype == np.float16:
+        image = image.astype(np.float32)  # exact
+    pixels = np.ascontiguousarray(image).reshape(batch * height * width, depth)
+    out = np.empty((n, ch, cw, depth), dtype=np.float32)
+    plan = crop_plan(args)
+    # The kernel without flushes is used where _exact proves the flushes are identities
+    # (one pass over the image); the flushing kernel otherwise. Both are exact.
+    unflushed_ok = args.method == "bilinear" and bilinear_exact(
+        args, None if image.dtype.kind in "iu" else _min_nonzero_abs(image))
+    numba_kernels.crop(pixels, plan, args.method, args.extrapolation_value,
+                       image.dtype == np.float64, out, unflushed_ok)
+    return out
+
+
+def _numba_crop(args: CropArgs) -> Any:
+    return numba_crop(args, args.image)
+
+
+def register() -> None:
+    _registry.register_fast_path("crop_and_resize", "numpy", _crop, predicate=_crop_predicate,
+                                 name=NAME, priority=-1)
+    _registry.register_fast_path("crop_and_resize", "numpy", _numba_crop,
+                                 predicate=_numba_crop_predicate,
+                                 name="numpy fast path (numba kernel)", priority=0)
+    _registry.register_fast_path("extract_glimpse", "numpy", _glimpse,
+                                 predicate=_glimpse_predicate, name=NAME, priority=-1)

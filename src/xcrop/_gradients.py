@@ -1,0 +1,254 @@
+"""Public gradient functions: TF's ``CropAndResizeGradImage`` and ``CropAndResizeGradBoxes``.
+
+Plain functions for every backend (NumPy and CuPy users have no autodiff to get them
+from); PyTorch and JAX users get the same numbers from ``loss.backward()`` / ``jax.grad``
+through :func:`xcrop.crop_and_resize` (see ``xcrop._autodiff``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from array_api_compat import size as array_size
+
+from ._autodiff import fold_for
+from ._backend import dtype_name, ieee_quiet, resolve_backend
+from ._coordinates import sample_coordinates
+from ._errors import BoxIndexError, InvalidArgumentError, UnsupportedDTypeError
+from ._generic import gradients as _generic
+from ._validation import (
+    CROP_IMAGE_DTYPES,
+    MAX_AXIS,
+    METHODS,
+    _check_choice,
+    _float_array,
+    _index_array,
+    _row,
+    _shape,
+    is_traced,
+)
+
+__all__ = ["crop_and_resize_grad_boxes", "crop_and_resize_grad_image"]
+
+Array = Any
+GRAD_DTYPES = ("float16", "float32", "float64")
+
+
+def _grads_array(backend: Any, grads: object, primary: str) -> Any:
+    g = _float_array(backend, "grads", grads, primary)
+    if g.ndim != 4:
+        raise InvalidArgumentError(
+            f"grads must be 4-D (num_boxes, crop_height, crop_width, depth); got shape "
+            f"{_shape(g)}"
+        )
+    if g.shape[1] <= 0 or g.shape[2] <= 0:
+        raise InvalidArgumentError(
+            f"crop dimensions must be positive: grads has shape {_shape(g)}"
+        )
+    return g
+
+
+def _boxes_and_indices(backend: Any, boxes: object, box_indices: object, n: int,
+                       primary: str) -> tuple[Any, Any]:
+    boxes = _float_array(backend, "boxes", boxes, primary)
+    box_indices = _index_array(backend, "box_indices", box_indices, primary)
+    if boxes.ndim != 2 or (boxes.shape[1] != 4 and array_size(boxes) != 0):
+        raise InvalidArgumentError(f"boxes must be 2-D (num_boxes, 4); got shape {_shape(boxes)}")
+    if n == 0 and array_size(boxes) == 0:
+        boxes = backend.xp.zeros((0, 4), dtype=backend.xp.float32, device=backend.device)
+    if boxes.shape[0] != n:
+        raise InvalidArgumentError(
+            f"boxes must have one row per grads entry: grads has {n}, boxes has shape "
+            f"{_shape(boxes)}"
+        )
+    if box_indices.ndim != 1 or box_indices.shape[0] != n:
+        raise InvalidArgumentError(
+            f"box_indices must be 1-D with one entry per box ({n}); got shape "
+            f"{_shape(box_indices)}"
+        )
+    return boxes, box_indices
+
+
+def _check_values(backend: Any, boxes: Any, box_indices: Any, batch: int) -> None:
+    """Box-index range and box finiteness (concrete arrays only)."""
+    xp = backend.xp
+    if boxes.shape[0] == 0 or is_traced(boxes) or is_traced(box_indices):
+        return
+    bad = (box_indices < 0) | (box_indices >= batch)
+    if bool(xp.any(bad)):
+        i = int(xp.argmax(xp.astype(bad, xp.int8)))
+        raise BoxIndexError(
+            f"box_indices has values outside [0, batch_size) = [0, {batch}): "
+            f"box_indices[{i}] = {int(box_indices[i])}"
+        )
+    finite = xp.all(xp.isfinite(boxes), axis=1)
+    if not bool(xp.all(finite)):
+        i = int(xp.argmax(xp.astype(~finite, xp.int8)))
+        raise InvalidArgumentError(
+            f"boxes must be finite; boxes[{i}] = {_row(boxes, i)} is not (TF's gradient "
+            f"kernels would write out of bounds here)"
+        )
+
+
+def _check_coordinates(xp: Any, boxes: Any, *coords: Any) -> None:
+    if boxes.shape[0] == 0 or any(is_traced(c) for c in coords):
+        return
+    undefined = xp.any(xp.isnan(coords[0]), axis=1)
+    for c in coords[1:]:
+        undefined = undefined | xp.any(xp.isnan(c), axis=1)
+    if bool(xp.any(undefined)):
+        i = int(xp.argmax(xp.astype(undefined, xp.int8)))
+        raise InvalidArgumentError(
+            f"boxes[{i}] = {_row(boxes, i)} overflows float32 when mapped to image "
+            f"coordinates; boxes must keep |y|*(height-1), |x|*(width-1) and the box "
+            f"extents within float32 range"
+        )
+
+
+def _image_dims(height: int, width: int, shape: tuple[int, ...]) -> None:
+    if height <= 0 or width <= 0:
+        raise InvalidArgumentError(f"image height and width must be positive; got shape {shape}")
+    if height > MAX_AXIS or width > MAX_AXIS:
+        raise InvalidArgumentError(
+            f"image height and width must be at most 2**24 = {MAX_AXIS}; got shape {shape}"
+        )
+
+
+def _dtype_arg(xp: Any, dtype: object) -> str:
+    name = dtype if isinstance(dtype, str) else dtype_name(xp, dtype)
+    if name not in GRAD_DTYPES:
+        raise UnsupportedDTypeError(
+            f"dtype must be float16, float32 or float64 (TF has no image gradient for "
+            f"integer images); got {dtype!r}"
+        )
+    return name
+
+
+def crop_and_resize_grad_image(
+    grads: Array,
+    boxes: Array | Sequence[Sequence[float]],
+    box_indices: Array | Sequence[int],
+    image_shape: Sequence[int],
+    method: str = "bilinear",
+    dtype: Any = "float32",
+) -> Array:
+    """Gradient of :func:`xcrop.crop_and_resize` w.r.t. the image.
+
+    TF's ``CropAndResizeGradImage``.
+
+    Parameters
+    ----------
+    grads
+        ``(n, crop_height, crop_width, depth)`` upstream gradient (float, used as float32).
+    boxes, box_indices
+        As given to the forward call.
+    image_shape
+        ``(batch, height, width, depth)`` of the forward's image.
+    method
+        The forward's ``"bilinear"`` or ``"nearest"``.
+    dtype
+        The image dtype: ``"float16"``, ``"float32"`` or ``"float64"`` (or that dtype
+        object of the array library). The gradient is accumulated in it, as TF does.
+
+    Returns
+    -------
+    ``(batch, height, width, depth)`` array of ``dtype`` on ``grads``' device: TF's result
+    in TF's sequential order (bit for bit on eager CPU backends), the same bits on every
+    run (deterministic even for overlapping boxes, unlike TF's multi-threaded kernel).
+
+    Raises
+    ------
+    TypeError, ValueError, IndexError
+        As :func:`xcrop.crop_and_resize`, for bad shapes, dtypes, box indices and
+        non-finite boxes; also when ``image_shape`` has not 4 positive-height/width
+        entries or its depth differs from ``grads``'.
+    """
+    with ieee_quiet():
+        backend = resolve_backend("grads", grads)
+        xp = backend.xp
+        kind = _dtype_arg(xp, dtype)
+        method = _check_choice("method", method, METHODS)
+        g = _grads_array(backend, grads, "grads")
+        n, ch, cw, depth = g.shape
+        boxes, box_indices = _boxes_and_indices(backend, boxes, box_indices, n, "grads")
+        if isinstance(image_shape, (str, bytes)) or not isinstance(image_shape, Sequence):
+            image_shape = _python_ints(backend, image_shape)
+        if len(image_shape) != 4:
+            raise InvalidArgumentError(
+                f"image_shape must have 4 elements (batch, height, width, depth); got "
+                f"{list(image_shape)!r}"
+            )
+        shape = tuple(int(v) for v in image_shape)
+        batch, height, width, img_depth = shape
+        if batch < 0 or img_depth < 0:
+            raise InvalidArgumentError(f"image_shape must be non-negative; got {shape}")
+        _image_dims(height, width, shape)
+        if img_depth != depth:
+            raise InvalidArgumentError(
+                f"image_shape depth {img_depth} differs from the depth of grads ({depth})"
+            )
+        _check_values(backend, boxes, box_indices, batch)
+        in_y = sample_coordinates(xp, boxes[:, 0:1], boxes[:, 2:3], height, ch, backend.device)
+        in_x = sample_coordinates(xp, boxes[:, 1:2], boxes[:, 3:4], width, cw, backend.device)
+        _check_coordinates(xp, boxes, in_y, in_x)
+        return _generic.image_gradient(
+            xp, g, box_indices, in_y, in_x, shape, method, getattr(xp, kind),
+            fold=fold_for(backend.name),
+        )
+
+
+def _python_ints(backend: Any, value: object) -> list[int]:
+    arr = backend.xp.asarray(value)
+    if arr.ndim != 1:
+        raise InvalidArgumentError(f"image_shape must be 1-D; got shape {_shape(arr)}")
+    return [int(arr[i]) for i in range(arr.shape[0])]
+
+
+def crop_and_resize_grad_boxes(
+    grads: Array,
+    image: Array,
+    boxes: Array | Sequence[Sequence[float]],
+    box_indices: Array | Sequence[int],
+) -> Array:
+    """Gradient of :func:`xcrop.crop_and_resize` w.r.t. the boxes.
+
+    TF's ``CropAndResizeGradBoxes``.
+
+    Always the *bilinear* gradient: TF gives a ``method="nearest"`` forward this same box
+    gradient. ``image`` may have any dtype ``crop_and_resize`` accepts.
+
+    Returns
+    -------
+    float32 ``(n, 4)`` gradient w.r.t. ``[y1, x1, y2, x2]``, TF's sequential order (bit for
+    bit on eager CPU backends), deterministic.
+    """
+    with ieee_quiet():
+        backend = resolve_backend("image", image)
+        xp = backend.xp
+        kind = dtype_name(xp, image.dtype)
+        if kind not in CROP_IMAGE_DTYPES:
+            raise UnsupportedDTypeError(
+                f"image dtype {kind} is not supported; expected one of "
+                f"{', '.join(CROP_IMAGE_DTYPES)}"
+            )
+        g = _grads_array(backend, grads, "image")
+        if image.ndim != 4:
+            raise InvalidArgumentError(
+                f"image must be 4-D (batch, height, width, depth); got shape {_shape(image)}"
+            )
+        batch, height, width, depth = image.shape
+        _image_dims(height, width, _shape(image))
+        if g.shape[3] != depth:
+            raise InvalidArgumentError(
+                f"grads depth {g.shape[3]} differs from the image depth ({depth})"
+            )
+        boxes, box_indices = _boxes_and_indices(backend, boxes, box_indices, g.shape[0], "image")
+        _check_values(backend, boxes, box_indices, batch)
+        ch, cw = g.shape[1], g.shape[2]
+        in_y = sample_coordinates(xp, boxes[:, 0:1], boxes[:, 2:3], height, ch, backend.device)
+        in_x = sample_coordinates(xp, boxes[:, 1:2], boxes[:, 3:4], width, cw, backend.device)
+        _check_coordinates(xp, boxes, in_y, in_x)
+        return _generic.box_gradient(xp, g, image, boxes, box_indices,
+                                     fold=fold_for(backend.name))
+

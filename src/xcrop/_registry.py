@@ -1,0 +1,177 @@
+"""Registry of fast paths: per (operation, backend) implementations chosen per call.
+
+A fast path is an *addition*, never a fork of the semantics: it must return exactly the
+bits the generic array-API implementation returns for every input its predicate
+accepts. Resolution, per call:
+
+1. if the generic path is forced (:func:`use_generic` in this context, or the environment
+   variable ``XCROP_FORCE_GENERIC=1``), the generic path;
+2. else the candidates registered for ``(operation, backend name)`` — looked up once per
+   pair through an ``lru_cache``d table — in priority order (higher first; among equal
+   priorities the most recently registered first, so a user's path overrides a built-in
+   one); the first whose predicate accepts the validated arguments serves the call;
+3. else the generic path (always the last resort).
+
+Predicates receive the validated record (:class:`~xcrop._validation.CropArgs` or
+:class:`~xcrop._validation.GlimpseArgs`) and may inspect dtypes, devices, the method,
+``requires_grad`` and even values (the built-in paths check there that skipping the
+subnormal flushing cannot change a bit). Registration and lookup are thread-safe: the
+table is mutated under a lock and the cache is keyed by a generation counter, so a
+lookup racing a registration can never store a stale list under the new generation.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import itertools
+import os
+import threading
+from collections.abc import Callable, Iterator
+from contextvars import ContextVar
+from dataclasses import dataclass, field
+from functools import lru_cache
+from typing import Any
+
+__all__ = [
+    "GENERIC",
+    "OPERATIONS",
+    "FastPath",
+    "fast_paths",
+    "generic_forced",
+    "register_fast_path",
+    "resolve",
+    "unregister_fast_path",
+    "use_generic",
+]
+
+OPERATIONS = ("crop_and_resize", "extract_glimpse")
+#: Name reported for the generic array-API implementation.
+GENERIC = "generic"
+#: Environment variable that forces the generic path for the whole process.
+FORCE_GENERIC_ENV = "XCROP_FORCE_GENERIC"
+
+_FALSE = ("", "0", "false", "no", "off")
+
+
+@dataclass(frozen=True)
+class FastPath:
+    """One registered fast path.
+
+    ``implementation(args)`` returns the result array for validated ``args``;
+    ``predicate(args)`` says whether this path serves them (default: always).
+    """
+
+    operation: str
+    backend: str  # library name as xcrop resolves it: "numpy", "torch", "cupy", ...
+    name: str  # what :func:`xcrop.which_path` reports, e.g. "torch CPU fast path"
+    implementation: Callable[[Any], Any]
+    predicate: Callable[[Any], bool] = field(default=lambda args: True)
+    priority: int = 0
+    serial: int = 0  # registration order, for ties
+
+
+_lock = threading.RLock()
+_table: dict[tuple[str, str], list[FastPath]] = {}
+_generation = 0
+_serials = itertools.count()
+_forced: ContextVar[bool] = ContextVar("xcrop_force_generic", default=False)
+
+
+def register_fast_path(
+    operation: str,
+    backend: str,
+    implementation: Callable[[Any], Any],
+    *,
+    predicate: Callable[[Any], bool] | None = None,
+    name: str | None = None,
+    priority: int = 0,
+) -> FastPath:
+    """Register ``implementation`` for ``(operation, backend)``; return its handle.
+
+    ``operation`` is ``"crop_and_resize"`` or ``"extract_glimpse"``; ``backend`` the array
+    library's name (``"numpy"``, ``"torch"``, ``"cupy"``, ``"jax"``,
+    ``"array_api_strict"``). ``implementation`` and ``predicate`` receive the validated
+    arguments record (fields: ``backend`` with ``xp``/``device``/``name``, the arrays,
+    and for crops the exact float32 sample coordinates ``in_y``/``in_x``). Built-in
+    paths have priority 0 or lower; a path registered later wins a tie. Pass the
+    returned handle to :func:`unregister_fast_path` to remove it.
+    """
+    global _generation
+    if operation not in OPERATIONS:
+        raise ValueError(f"operation must be one of {OPERATIONS}; got {operation!r}")
+    if not isinstance(backend, str) or not backend:
+        raise TypeError(f"backend must be a library name such as 'numpy'; got {backend!r}")
+    if not callable(implementation):
+        raise TypeError("implementation must be callable")
+    if predicate is not None and not callable(predicate):
+        raise TypeError("predicate must be callable or None")
+    path = FastPath(
+        operation=operation,
+        backend=backend,
+        name=name or f"{backend} fast path ({getattr(implementation, '__name__', '?')})",
+        implementation=implementation,
+        predicate=predicate or (lambda args: True),
+        priority=priority,
+        serial=next(_serials),
+    )
+    with _lock:
+        _table.setdefault((operation, backend), []).append(path)
+        _generation += 1
+        _candidates.cache_clear()
+    return path
+
+
+def unregister_fast_path(path: FastPath) -> None:
+    """Remove a path returned by :func:`register_fast_path` (no error if already gone)."""
+    global _generation
+    with _lock:
+        paths = _table.get((path.operation, path.backend), [])
+        if path in paths:
+            paths.remove(path)
+        _generation += 1
+        _candidates.cache_clear()
+
+
+@lru_cache(maxsize=256)
+def _candidates(operation: str, backend: str, generation: int) -> tuple[FastPath, ...]:
+    del generation  # part of the key only: a registration bumps it
+    with _lock:
+        paths = list(_table.get((operation, backend), ()))
+    return tuple(sorted(paths, key=lambda p: (-p.priority, -p.serial)))
+
+
+def fast_paths(operation: str, backend: str) -> tuple[FastPath, ...]:
+    """The registered candidates for ``(operation, backend)``, in the order tried."""
+    return _candidates(operation, backend, _generation)
+
+
+def generic_forced() -> bool:
+    """True inside :func:`use_generic` or when ``XCROP_FORCE_GENERIC`` is set (not 0)."""
+    if _forced.get():
+        return True
+    return os.environ.get(FORCE_GENERIC_ENV, "").strip().lower() not in _FALSE
+
+
+@contextlib.contextmanager
+def use_generic(enabled: bool = True) -> Iterator[None]:
+    """Serve every xcrop call in this block (this thread/task only) by the generic path.
+
+    Uses a :class:`contextvars.ContextVar`, so other threads and asyncio tasks are not
+    affected. ``use_generic(False)`` lifts an enclosing ``use_generic()`` (not the
+    environment variable).
+    """
+    token = _forced.set(bool(enabled))
+    try:
+        yield
+    finally:
+        _forced.reset(token)
+
+
+def resolve(operation: str, args: Any) -> FastPath | None:
+    """The fast path that serves validated ``args``, or None for the generic path."""
+    if generic_forced():
+        return None
+    for path in _candidates(operation, args.backend.name, _generation):
+        if path.predicate(args):
+            return path
+    return None

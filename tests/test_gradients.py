@@ -1,0 +1,208 @@
+"""Gradients of crop_and_resize: TF's CropAndResizeGradImage / CropAndResizeGradBoxes.
+
+* plain functions (``crop_and_resize_grad_image`` / ``_grad_boxes``) against the recorded
+  TF fixtures: the whole ``grad_*`` suites also run through tests/test_conformance.py on
+  every backend; here numpy and array-api-strict run every paired case (bit-exact);
+* autodiff: ``loss.backward()`` on PyTorch (every pair, bit-exact) and ``jax.grad`` on JAX
+  (a few small pairs: eager JAX compiles per shape);
+* determinism (two runs, identical bits, overlapping boxes) and gradcheck in float64.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+
+import numpy as np
+import pytest
+
+from xcrop._gradients import crop_and_resize_grad_boxes, crop_and_resize_grad_image
+from xcrop.conformance import load_suite
+
+SUITES = ("grad_random", "grad_edge", "grad_dtypes")
+GRAD_IMAGE, GRAD_BOXES = "crop_and_resize_grad_image", "crop_and_resize_grad_boxes"
+
+
+def _pairs() -> list[dict]:
+    pairs: dict[tuple[str, int], dict] = {}
+    for suite in SUITES:
+        for case in load_suite(suite):
+            pairs.setdefault((suite, case.params["pair"]), {})[case.op] = case
+    return list(pairs.values())
+
+
+PAIRS = _pairs()
+PAIR_IDS = [p[GRAD_BOXES].key for p in PAIRS]
+HAS_TORCH = importlib.util.find_spec("torch") is not None
+HAS_JAX = importlib.util.find_spec("jax") is not None
+
+
+def _bits_equal(got: np.ndarray, want: np.ndarray) -> bool:
+    return got.dtype == want.dtype and got.shape == want.shape and got.tobytes() == want.tobytes()
+
+
+def test_fixture_coverage() -> None:
+    assert len(PAIRS) >= 200
+    descriptions = " ".join(p[GRAD_BOXES].description for p in PAIRS)
+    for needle in ("nearest", "partly", "crop height 1", "crop width 1", "zero box gradient",
+                   "float16", "float64", "overlap", "FTZ"):
+        assert needle in descriptions, needle
+
+
+@pytest.mark.parametrize("name", ["numpy", "array_api_strict"])
+def test_plain_functions_bit_exact(name: str) -> None:
+    from xcrop.conformance._adapters import ADAPTERS, UnsupportedByBackend
+
+    adapter = next(a for a in ADAPTERS if a.name == name)
+    if adapter.skip_reason():
+        pytest.skip(adapter.skip_reason())
+    checked = 0
+    for pair in PAIRS[:: 1 if name == "numpy" else 4]:
+        for op, case in pair.items():
+            try:
+                arrays = {k: adapter.asarray(v) for k, v in case.inputs.items()}
+                if op == GRAD_IMAGE:
+                    adapter.asarray(np.zeros(0, case.params["T"]))
+                    out = crop_and_resize_grad_image(
+                        arrays["grads"], arrays["boxes"], arrays["box_indices"],
+                        case.params["image_shape"], case.params["method"], case.params["T"])
+                else:
+                    out = crop_and_resize_grad_boxes(
+                        arrays["grads"], arrays["image"], arrays["boxes"],
+                        arrays["box_indices"])
+            except UnsupportedByBackend:
+                continue
+            assert _bits_equal(adapter.to_numpy(out), case.expected), case.description
+            checked += 1
+    assert checked > 50
+
+
+@pytest.mark.skipif(not HAS_TORCH, reason="torch is not installed")
+@pytest.mark.parametrize("pair", PAIRS, ids=PAIR_IDS)
+def test_torch_backward_bit_exact(pair: dict) -> None:
+    import torch
+
+    import xcrop
+
+    cb = pair[GRAD_BOXES]
+    image = torch.from_numpy(cb.inputs["image"].copy())
+    floating = image.dtype.is_floating_point
+    image.requires_grad_(floating)
+    boxes = torch.from_numpy(cb.inputs["boxes"].copy()).requires_grad_(True)
+    out = xcrop.crop_and_resize(image, boxes, torch.from_numpy(cb.inputs["box_indices"]),
+                                cb.params["crop_size"], method=cb.params["forward_method"])
+    out.backward(torch.from_numpy(cb.inputs["grads"]))
+    got_boxes = boxes.grad if boxes.grad is not None else torch.zeros_like(boxes)
+    assert _bits_equal(got_boxes.numpy(), cb.expected), cb.description
+    if floating:
+        assert _bits_equal(image.grad.numpy(), pair[GRAD_IMAGE].expected), cb.description
+    else:
+        assert GRAD_IMAGE not in pair
+
+
+@pytest.mark.skipif(not HAS_TORCH, reason="torch is not installed")
+def test_torch_float64_boxes_and_no_index_gradient() -> None:
+    import torch
+
+    import xcrop
+
+    image = torch.randn(1, 4, 5, 2, dtype=torch.float64, requires_grad=True)
+    boxes = torch.tensor([[0.1, 0.2, 0.7, 0.9]], dtype=torch.float64, requires_grad=True)
+    out = xcrop.crop_and_resize(image, boxes, torch.tensor([0]), (3, 3))
+    out.sum().backward()
+    assert boxes.grad.dtype == torch.float64 and image.grad.dtype == torch.float64
+    with torch.no_grad():
+        plain = xcrop.crop_and_resize(image, boxes, torch.tensor([0]), (3, 3))
+    assert not plain.requires_grad
+
+
+def _overlapping(rng: np.random.Generator) -> dict:
+    return {
+        "image": rng.standard_normal((2, 5, 6, 3)).astype(np.float32),
+        "boxes": (np.array([[0.1, 0.1, 0.9, 0.9]] * 12, np.float32)
+                  + rng.uniform(-0.05, 0.05, (12, 4)).astype(np.float32)),
+        "box_indices": np.zeros(12, np.int32),
+        "grads": rng.standard_normal((12, 9, 8, 3)).astype(np.float32),
+    }
+
+
+def test_determinism_overlapping_boxes(backend) -> None:
+    if backend.library == "jax":
+        pytest.skip("covered by test_jax_grad_and_jit (eager JAX compiles per shape)")
+    a = _overlapping(np.random.default_rng(7))
+    x = {k: backend.asarray(v) for k, v in a.items()}
+    runs = []
+    for _ in range(2):
+        gi = crop_and_resize_grad_image(x["grads"], x["boxes"], x["box_indices"],
+                                        (2, 5, 6, 3))
+        gb = crop_and_resize_grad_boxes(x["grads"], x["image"], x["boxes"], x["box_indices"])
+        runs.append((backend.to_numpy(gi).tobytes(), backend.to_numpy(gb).tobytes()))
+    assert runs[0] == runs[1]
+
+
+@pytest.mark.skipif(not HAS_TORCH, reason="torch is not installed")
+def test_torch_gradcheck_float64() -> None:
+    import torch
+
+    import xcrop
+
+    torch.manual_seed(0)
+    image = torch.randn(1, 5, 6, 2, dtype=torch.float64, requires_grad=True)
+    # Boxes whose samples stay away from pixel centres and the image border (kinks).
+    boxes = torch.tensor([[0.13, 0.11, 0.71, 0.83]], dtype=torch.float64, requires_grad=True)
+    idx = torch.tensor([0])
+
+    def f(img, bx):
+        return xcrop.crop_and_resize(img, bx, idx, (3, 4)).double()
+
+    # The forward is float32 (TF's contract), so the tolerance is float32's.
+    assert torch.autograd.gradcheck(f, (image, boxes), eps=1e-3, atol=2e-3, rtol=2e-2)
+
+
+@pytest.mark.skipif(not HAS_JAX, reason="jax is not installed")
+def test_jax_grad_and_jit() -> None:
+    import jax
+    import jax.numpy as jnp
+
+    import xcrop
+
+    small = [p for p in PAIRS if p[GRAD_BOXES].suite == "grad_edge"][:3]
+    for pair in small:
+        cb, ci = pair[GRAD_BOXES], pair[GRAD_IMAGE]
+        g = jnp.asarray(cb.inputs["grads"])
+        idx = jnp.asarray(cb.inputs["box_indices"])
+
+        def loss(img, bx, cb=cb, g=g, idx=idx):
+            out = xcrop.crop_and_resize(img, bx, idx, cb.params["crop_size"],
+                                        method=cb.params["forward_method"])
+            return jnp.sum(out * g)
+
+        args = (jnp.asarray(cb.inputs["image"]), jnp.asarray(cb.inputs["boxes"]))
+        eager = jax.grad(loss, argnums=(0, 1))(*args)
+        assert _bits_equal(np.asarray(eager[0]), ci.expected), ci.description
+        assert _bits_equal(np.asarray(eager[1]), cb.expected), cb.description
+        jitted = jax.jit(jax.grad(loss, argnums=(0, 1)))(*args)
+        # Same bits twice under jit (determinism); the jit result is within the bound.
+        again = jax.jit(jax.grad(loss, argnums=(0, 1)))(*args)
+        for a, b in zip(jitted, again, strict=True):
+            assert np.asarray(a).tobytes() == np.asarray(b).tobytes()
+        np.testing.assert_allclose(np.asarray(jitted[0]), ci.expected, rtol=1e-5, atol=1e-6)
+        np.testing.assert_allclose(np.asarray(jitted[1]), cb.expected, rtol=1e-5, atol=1e-6)
+
+
+def test_errors() -> None:
+    g = np.ones((1, 2, 2, 1), np.float32)
+    boxes = np.array([[0.1, 0.2, 0.8, 0.9]], np.float32)
+    with pytest.raises(IndexError, match="box_indices"):
+        crop_and_resize_grad_image(g, boxes, [3], (1, 3, 3, 1))
+    with pytest.raises(ValueError, match="finite"):
+        crop_and_resize_grad_image(g, [[np.nan, 0, 1, 1]], [0], (1, 3, 3, 1))
+    with pytest.raises(ValueError, match="depth"):
+        crop_and_resize_grad_image(g, boxes, [0], (1, 3, 3, 2))
+    with pytest.raises(TypeError, match="dtype"):
+        crop_and_resize_grad_image(g, boxes, [0], (1, 3, 3, 1), dtype="int32")
+    with pytest.raises(ValueError, match="method"):
+        crop_and_resize_grad_image(g, boxes, [0], (1, 3, 3, 1), method="bicubic")
+    with pytest.raises(ValueError, match="depth"):
+        crop_and_resize_grad_boxes(g, np.ones((1, 3, 3, 2), np.float32), boxes, [0])
+    with pytest.raises(ValueError, match="4-D"):
+        crop_and_resize_grad_boxes(g[0], np.ones((1, 3, 3, 1), np.float32), boxes, [0])
