@@ -43,6 +43,7 @@ def record(session: nox.Session) -> None:
     session.install("-r", "requirements/record.txt")
     session.install("-e", ".")
     session.run("python", "conformance/record.py", *session.posargs)
+    session.run("python", "conformance/record_gradients.py", *session.posargs)
 
 
 @nox.session(python=PYTHON)
