@@ -19,8 +19,9 @@ def register_builtin_paths() -> None:
     with _lock:
         if _done:
             return
-        from . import numpy_paths, torch_paths
+        from . import cupy_paths, numpy_paths, torch_paths
 
         numpy_paths.register()
         torch_paths.register()
+        cupy_paths.register()
         _done = True
