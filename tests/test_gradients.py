@@ -11,6 +11,7 @@
 from __future__ import annotations
 
 import importlib.util
+from typing import Any
 
 import numpy as np
 import pytest
@@ -206,3 +207,111 @@ def test_errors() -> None:
         crop_and_resize_grad_boxes(g, np.ones((1, 3, 3, 2), np.float32), boxes, [0])
     with pytest.raises(ValueError, match="4-D"):
         crop_and_resize_grad_boxes(g[0], np.ones((1, 3, 3, 1), np.float32), boxes, [0])
+
+
+@pytest.mark.skipif(not HAS_TORCH, reason="torch is not installed")
+def test_torch_zero_boxes_give_empty_gradients() -> None:
+    import torch
+
+    import xcrop
+
+    image = torch.randn(1, 4, 4, 2, requires_grad=True)
+    boxes = torch.zeros((0, 4), requires_grad=True)
+    out = xcrop.crop_and_resize(image, boxes, torch.zeros(0, dtype=torch.int32), (2, 2))
+    out.sum().backward()
+    assert boxes.grad is not None and boxes.grad.shape == (0, 4)
+    assert torch.equal(image.grad, torch.zeros_like(image))
+
+
+@pytest.mark.skipif(not HAS_TORCH, reason="torch is not installed")
+def test_torch_compile_forward_and_backward_bit_exact() -> None:
+    """Under torch.compile the call takes the generic path (fast paths leave the graph);
+    dynamo's graph must give the eager bits, forward and backward."""
+    import torch
+
+    import xcrop
+
+    torch.manual_seed(0)
+    image = torch.randn(2, 5, 6, 3)
+    boxes = torch.tensor([[0.1, 0.2, 0.8, 0.7], [0.9, 0.1, 0.0, 0.95]])
+    idx = torch.tensor([0, 1])
+
+    def f(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+        return xcrop.crop_and_resize(a, b, idx, (3, 4))
+
+    compiled = torch.compile(f, backend="aot_eager")
+    runs = []
+    for fn in (f, compiled):
+        a, b = image.clone().requires_grad_(), boxes.clone().requires_grad_()
+        out = fn(a, b)
+        out.backward(torch.linspace(-1, 1, out.numel()).reshape(out.shape))
+        runs.append([out.detach().numpy().tobytes(), a.grad.numpy().tobytes(),
+                     b.grad.numpy().tobytes()])
+    assert runs[0] == runs[1]
+
+
+@pytest.mark.skipif(not HAS_JAX, reason="jax is not installed")
+def test_jax_vmap() -> None:
+    import jax
+    import jax.numpy as jnp
+
+    import xcrop
+
+    rng = np.random.default_rng(3)
+    images = rng.standard_normal((3, 2, 5, 6, 2)).astype(np.float32)
+    boxes = np.array([[0.1, 0.2, 0.8, 0.7], [0.9, 0.1, 0.05, 0.95]], np.float32)
+    idx = np.array([0, 1], np.int32)
+
+    def crop(img: Any, bx: Any) -> Any:
+        return xcrop.crop_and_resize(img, bx, jnp.asarray(idx), (3, 4))
+
+    # Batched over images: same bits as one call per image on NumPy (= TF's bits).
+    batched = jax.vmap(lambda img: crop(img, jnp.asarray(boxes)))(jnp.asarray(images))
+    want = np.stack([xcrop.crop_and_resize(im, boxes, idx, (3, 4)) for im in images])
+    assert np.asarray(batched).tobytes() == want.tobytes()
+
+    # Batched over boxes and through jax.grad: vmap stages the function through XLA like
+    # jax.jit, so the jit tolerance applies (see the JAX rows of xcrop._limitations).
+    many = np.stack([boxes + np.float32(0.01 * k) for k in range(3)])
+
+    def loss(img: Any, bx: Any) -> Any:
+        return jnp.sum(crop(img, bx) ** 2)
+
+    grads = jax.vmap(jax.grad(loss, argnums=(0, 1)))(jnp.asarray(images), jnp.asarray(many))
+    for k in range(3):
+        gi = crop_and_resize_grad_image(
+            2 * xcrop.crop_and_resize(images[k], many[k], idx, (3, 4)), many[k], idx,
+            images[k].shape)
+        gb = crop_and_resize_grad_boxes(
+            2 * xcrop.crop_and_resize(images[k], many[k], idx, (3, 4)), images[k], many[k],
+            idx)
+        np.testing.assert_allclose(np.asarray(grads[0][k]), gi, rtol=1e-5, atol=1e-6)
+        np.testing.assert_allclose(np.asarray(grads[1][k]), gb, rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.skipif(not HAS_JAX, reason="jax is not installed")
+def test_jax_check_grads_float64() -> None:
+    """jax.test_util.check_grads (reverse mode against numerical differences) in float64,
+    with boxes whose samples stay away from pixel centres and borders (the kinks)."""
+    import jax.numpy as jnp
+    from jax.test_util import check_grads
+
+    import xcrop
+    from xcrop.conformance._adapters import ADAPTERS
+
+    adapter = next(a for a in ADAPTERS if a.name == "jax_x64")
+    with adapter.active():
+        rng = np.random.default_rng(0)
+        image = jnp.asarray(rng.standard_normal((1, 5, 6, 2)))
+        boxes = jnp.asarray([[0.13, 0.11, 0.71, 0.83]], dtype=jnp.float64)
+        idx = jnp.asarray([0])
+        assert image.dtype == jnp.float64
+
+        def f(img: Any, bx: Any) -> Any:
+            # check_grads may hand NumPy arrays to the numerical side.
+            return xcrop.crop_and_resize(jnp.asarray(img), jnp.asarray(bx), idx,
+                                         (3, 4)).astype(jnp.float64)
+
+        # The forward is float32 (TF's contract), so the tolerance is float32's.
+        check_grads(f, (image, boxes), order=1, modes=("rev",), eps=1e-3, atol=2e-3,
+                    rtol=2e-2)

@@ -15,7 +15,7 @@ from array_api_compat import size as array_size
 from ._autodiff import fold_for
 from ._backend import dtype_name, ieee_quiet, resolve_backend
 from ._coordinates import sample_coordinates
-from ._errors import BoxIndexError, InvalidArgumentError, UnsupportedDTypeError
+from ._errors import InvalidArgumentError, UnsupportedDTypeError
 from ._generic import gradients as _generic
 from ._validation import (
     CROP_IMAGE_DTYPES,
@@ -24,8 +24,9 @@ from ._validation import (
     _check_choice,
     _float_array,
     _index_array,
-    _row,
     _shape,
+    check_box_values,
+    check_coordinates,
     is_traced,
 )
 
@@ -72,38 +73,16 @@ def _boxes_and_indices(backend: Any, boxes: object, box_indices: object, n: int,
 
 def _check_values(backend: Any, boxes: Any, box_indices: Any, batch: int) -> None:
     """Box-index range and box finiteness (concrete arrays only)."""
-    xp = backend.xp
     if boxes.shape[0] == 0 or is_traced(boxes) or is_traced(box_indices):
         return
-    bad = (box_indices < 0) | (box_indices >= batch)
-    if bool(xp.any(bad)):
-        i = int(xp.argmax(xp.astype(bad, xp.int8)))
-        raise BoxIndexError(
-            f"box_indices has values outside [0, batch_size) = [0, {batch}): "
-            f"box_indices[{i}] = {int(box_indices[i])}"
-        )
-    finite = xp.all(xp.isfinite(boxes), axis=1)
-    if not bool(xp.all(finite)):
-        i = int(xp.argmax(xp.astype(~finite, xp.int8)))
-        raise InvalidArgumentError(
-            f"boxes must be finite; boxes[{i}] = {_row(boxes, i)} is not (TF's gradient "
-            f"kernels would write out of bounds here)"
-        )
+    check_box_values(backend.xp, boxes, box_indices, batch,
+                     why=" (TF's gradient kernels would write out of bounds here)")
 
 
 def _check_coordinates(xp: Any, boxes: Any, *coords: Any) -> None:
     if boxes.shape[0] == 0 or any(is_traced(c) for c in coords):
         return
-    undefined = xp.any(xp.isnan(coords[0]), axis=1)
-    for c in coords[1:]:
-        undefined = undefined | xp.any(xp.isnan(c), axis=1)
-    if bool(xp.any(undefined)):
-        i = int(xp.argmax(xp.astype(undefined, xp.int8)))
-        raise InvalidArgumentError(
-            f"boxes[{i}] = {_row(boxes, i)} overflows float32 when mapped to image "
-            f"coordinates; boxes must keep |y|*(height-1), |x|*(width-1) and the box "
-            f"extents within float32 range"
-        )
+    check_coordinates(xp, boxes, *coords)
 
 
 def _image_dims(height: int, width: int, shape: tuple[int, ...]) -> None:
@@ -135,16 +114,24 @@ def crop_and_resize_grad_image(
 ) -> Array:
     """Gradient of :func:`xcrop.crop_and_resize` w.r.t. the image.
 
-    TF's ``CropAndResizeGradImage``.
+    TF's ``CropAndResizeGradImage``: each upstream value is spread over the (up to four)
+    pixels its sample read, with the bilinear weights (``method="bilinear"``) or added to
+    the one pixel it copied (``"nearest"``). Extrapolated samples contribute nothing.
+    PyTorch and JAX users get the same numbers from ``backward()`` / ``jax.grad``
+    through :func:`xcrop.crop_and_resize`.
 
     Parameters
     ----------
     grads
-        ``(n, crop_height, crop_width, depth)`` upstream gradient (float, used as float32).
+        ``(n, crop_height, crop_width, depth)`` upstream gradient, an array of any
+        array-API library (float16/32/64, used as float32).
     boxes, box_indices
-        As given to the forward call.
+        As given to the forward call: ``(n, 4)`` float boxes and ``(n,)`` integer indices
+        in ``[0, batch)`` (arrays of ``grads``' library, or nested lists).
     image_shape
-        ``(batch, height, width, depth)`` of the forward's image.
+        ``(batch, height, width, depth)`` of the forward's image (a sequence of ints or a
+        1-D integer array); ``height, width`` in ``[1, 2**24]``, ``depth`` equal to
+        ``grads``'.
     method
         The forward's ``"bilinear"`` or ``"nearest"``.
     dtype
@@ -153,16 +140,34 @@ def crop_and_resize_grad_image(
 
     Returns
     -------
-    ``(batch, height, width, depth)`` array of ``dtype`` on ``grads``' device: TF's result
-    in TF's sequential order (bit for bit on eager CPU backends), the same bits on every
-    run (deterministic even for overlapping boxes, unlike TF's multi-threaded kernel).
+    array
+        ``(batch, height, width, depth)`` of ``dtype``, on ``grads``' library and device:
+        TF's result in TF's sequential order (bit for bit on eager CPU backends), the same
+        bits on every run (deterministic even for overlapping boxes, unlike TF's
+        multi-threaded kernel).
 
     Raises
     ------
-    TypeError, ValueError, IndexError
-        As :func:`xcrop.crop_and_resize`, for bad shapes, dtypes, box indices and
-        non-finite boxes; also when ``image_shape`` has not 4 positive-height/width
-        entries or its depth differs from ``grads``'.
+    TypeError
+        non-array ``grads``, arrays of different libraries;
+        :class:`xcrop.UnsupportedDTypeError` for an integer ``dtype`` (TF has no image
+        gradient for integer images) or a non-float ``grads``/``boxes``.
+    ValueError
+        (:class:`xcrop.InvalidArgumentError`) wrong ranks or shapes (``grads`` not 4-D,
+        ``boxes`` not ``(n, 4)``, ``box_indices`` not ``(n,)``, ``image_shape`` without 4
+        entries, a non-positive height or width, a depth different from ``grads``'),
+        non-finite boxes or boxes that overflow float32, an unknown ``method``.
+    IndexError
+        (:class:`xcrop.BoxIndexError`, also a ``ValueError``) a box index outside
+        ``[0, batch)``.
+
+    Examples
+    --------
+    >>> import numpy as np, xcrop
+    >>> grads = np.ones((1, 3, 3, 1), dtype=np.float32)  # a 3x3 crop of a 2x2 image
+    >>> xcrop.crop_and_resize_grad_image(grads, [[0, 0, 1, 1]], [0], (1, 2, 2, 1))[0, :, :, 0]
+    array([[2.25, 2.25],
+           [2.25, 2.25]], dtype=float32)
     """
     with ieee_quiet():
         backend = resolve_backend("grads", grads)
@@ -213,15 +218,51 @@ def crop_and_resize_grad_boxes(
 ) -> Array:
     """Gradient of :func:`xcrop.crop_and_resize` w.r.t. the boxes.
 
-    TF's ``CropAndResizeGradBoxes``.
+    TF's ``CropAndResizeGradBoxes``. Always the *bilinear* gradient: TF gives a
+    ``method="nearest"`` forward this same box gradient, so there is no ``method``
+    argument. A sample on an integer coordinate (a pixel centre) contributes 0 along that
+    axis, and extrapolated samples contribute nothing.
 
-    Always the *bilinear* gradient: TF gives a ``method="nearest"`` forward this same box
-    gradient. ``image`` may have any dtype ``crop_and_resize`` accepts.
+    Parameters
+    ----------
+    grads
+        ``(n, crop_height, crop_width, depth)`` upstream gradient (float16/32/64, used as
+        float32), an array of ``image``'s library.
+    image
+        The forward's ``(batch, height, width, depth)`` image; any dtype
+        :func:`xcrop.crop_and_resize` accepts (uint8 ... float64).
+    boxes, box_indices
+        As given to the forward call: ``(n, 4)`` float boxes and ``(n,)`` integer indices
+        in ``[0, batch)`` (arrays or nested lists).
 
     Returns
     -------
-    float32 ``(n, 4)`` gradient w.r.t. ``[y1, x1, y2, x2]``, TF's sequential order (bit for
-    bit on eager CPU backends), deterministic.
+    array
+        float32 ``(n, 4)`` gradient w.r.t. ``[y1, x1, y2, x2]``, in TF's sequential order
+        (bit for bit on eager CPU backends), deterministic; same library and device as
+        ``image``.
+
+    Raises
+    ------
+    TypeError
+        non-array ``image``, arrays of different libraries;
+        :class:`xcrop.UnsupportedDTypeError` for an image dtype ``crop_and_resize``
+        rejects or non-float ``grads``/``boxes``.
+    ValueError
+        (:class:`xcrop.InvalidArgumentError`) wrong ranks or shapes, ``grads`` depth
+        different from the image's, a non-positive image height or width, non-finite
+        boxes or boxes that overflow float32.
+    IndexError
+        (:class:`xcrop.BoxIndexError`, also a ``ValueError``) a box index outside
+        ``[0, batch)``.
+
+    Examples
+    --------
+    >>> import numpy as np, xcrop
+    >>> image = np.array([[1, 2], [3, 4]], dtype=np.float32).reshape(1, 2, 2, 1)
+    >>> grads = np.ones((1, 3, 3, 1), dtype=np.float32)
+    >>> xcrop.crop_and_resize_grad_boxes(grads, image, [[0, 0, 1, 1]], [0])
+    array([[3. , 1.5, 3. , 1.5]], dtype=float32)
     """
     with ieee_quiet():
         backend = resolve_backend("image", image)

@@ -15,9 +15,14 @@ accepts. Resolution, per call:
 Predicates receive the validated record (:class:`~xcrop._validation.CropArgs` or
 :class:`~xcrop._validation.GlimpseArgs`) and may inspect dtypes, devices, the method,
 ``requires_grad`` and even values (the built-in paths check there that skipping the
-subnormal flushing cannot change a bit). Registration and lookup are thread-safe: the
-table is mutated under a lock and the cache is keyed by a generation counter, so a
-lookup racing a registration can never store a stale list under the new generation.
+subnormal flushing cannot change a bit). Calls on traced arrays (``jax.jit``/``vmap``
+tracers, tensors under ``torch.compile``) only go to paths registered with
+``traceable=True``: the built-in paths read values or leave the framework (NumPy views,
+numba), which a tracer cannot do, so traced calls take the generic path.
+
+Registration and lookup are thread-safe: the table is mutated under a lock and the
+cache is keyed by a generation counter, so a lookup racing a registration can never
+store a stale list under the new generation.
 """
 
 from __future__ import annotations
@@ -55,10 +60,15 @@ _FALSE = ("", "0", "false", "no", "off")
 
 @dataclass(frozen=True)
 class FastPath:
-    """One registered fast path.
+    """One registered fast path: the handle :func:`register_fast_path` returns.
 
     ``implementation(args)`` returns the result array for validated ``args``;
     ``predicate(args)`` says whether this path serves them (default: always).
+    ``operation`` and ``backend`` say which calls it is offered, ``name`` is what
+    :func:`xcrop.which_path` reports, ``priority`` and ``serial`` (registration order)
+    set the order in which paths are tried (higher priority first, then the later
+    registration), and ``traceable`` whether it may serve traced arrays. Frozen: pass
+    it to :func:`unregister_fast_path` to remove the path.
     """
 
     operation: str
@@ -68,6 +78,7 @@ class FastPath:
     predicate: Callable[[Any], bool] = field(default=lambda args: True)
     priority: int = 0
     serial: int = 0  # registration order, for ties
+    traceable: bool = False  # may serve traced arrays (jax.jit, torch.compile)
 
 
 _lock = threading.RLock()
@@ -85,6 +96,7 @@ def register_fast_path(
     predicate: Callable[[Any], bool] | None = None,
     name: str | None = None,
     priority: int = 0,
+    traceable: bool = False,
 ) -> FastPath:
     """Register ``implementation`` for ``(operation, backend)``; return its handle.
 
@@ -93,8 +105,69 @@ def register_fast_path(
     ``"array_api_strict"``). ``implementation`` and ``predicate`` receive the validated
     arguments record (fields: ``backend`` with ``xp``/``device``/``name``, the arrays,
     and for crops the exact float32 sample coordinates ``in_y``/``in_x``). Built-in
-    paths have priority 0 or lower; a path registered later wins a tie. Pass the
-    returned handle to :func:`unregister_fast_path` to remove it.
+    paths have priority 0 or lower; a path registered later wins a tie. Only paths with
+    ``traceable=True`` (written in the framework's own traceable operations, reading no
+    values) are offered calls on traced arrays. Pass the returned handle to
+    :func:`unregister_fast_path` to remove it.
+
+    A fast path must return exactly the bits the generic path returns for every call its
+    predicate accepts: it is an addition, never a different semantics.
+
+    Parameters
+    ----------
+    operation
+        ``"crop_and_resize"`` (also serves ``xcrop.compat.v1.crop_and_resize``) or
+        ``"extract_glimpse"`` (both TF2 and TF1 glimpses: ``args.version`` tells them
+        apart).
+    backend
+        The array library's name as xcrop resolves it.
+    implementation
+        ``implementation(args) -> array``: the float32 result, an array of
+        ``args.backend``'s library on its device.
+    predicate
+        ``predicate(args) -> bool``; ``None`` accepts every call.
+    name
+        What :func:`xcrop.which_path` reports (default: ``"<backend> fast path
+        (<function name>)"``).
+    priority
+        Paths are tried by descending priority; built-in paths use 0 and -1.
+    traceable
+        Whether the path may serve traced arrays (``jax.jit``, ``torch.compile``).
+
+    Returns
+    -------
+    FastPath
+        The handle of the registered path.
+
+    Raises
+    ------
+    ValueError
+        an unknown ``operation``.
+    TypeError
+        ``backend`` not a non-empty string, ``implementation`` or ``predicate`` not
+        callable.
+
+    Examples
+    --------
+    A path for nearest crops of NumPy arrays (this one lets the generic path compute the
+    result; a real one would compute it itself):
+
+    >>> import numpy as np, xcrop
+    >>> def nearest_crop(args):
+    ...     with xcrop.use_generic():
+    ...         return xcrop.crop_and_resize(args.image, args.boxes, args.box_indices,
+    ...                                      (args.crop_height, args.crop_width), "nearest",
+    ...                                      args.extrapolation_value)
+    >>> handle = xcrop.register_fast_path(
+    ...     "crop_and_resize", "numpy", nearest_crop, name="my nearest path", priority=10,
+    ...     predicate=lambda args: args.method == "nearest")
+    >>> image = np.ones((1, 4, 4, 1), np.float32)
+    >>> xcrop.which_path("crop_and_resize", image, [[0, 0, 1, 1]], [0], (2, 2), "nearest")
+    'my nearest path'
+    >>> bilinear = xcrop.which_path("crop_and_resize", image, [[0, 0, 1, 1]], [0], (2, 2))
+    >>> bilinear == "my nearest path"
+    False
+    >>> xcrop.unregister_fast_path(handle)
     """
     global _generation
     if operation not in OPERATIONS:
@@ -113,6 +186,7 @@ def register_fast_path(
         predicate=predicate or (lambda args: True),
         priority=priority,
         serial=next(_serials),
+        traceable=bool(traceable),
     )
     with _lock:
         _table.setdefault((operation, backend), []).append(path)
@@ -122,7 +196,15 @@ def register_fast_path(
 
 
 def unregister_fast_path(path: FastPath) -> None:
-    """Remove a path returned by :func:`register_fast_path` (no error if already gone)."""
+    """Remove a path returned by :func:`register_fast_path` (no error if already gone).
+
+    Parameters
+    ----------
+    path
+        The :class:`FastPath` handle :func:`register_fast_path` returned. Built-in paths
+        can be removed the same way (their handles are in ``xcrop._registry``), but
+        :func:`use_generic` is the supported way to bypass them.
+    """
     global _generation
     with _lock:
         paths = _table.get((path.operation, path.backend), [])
@@ -158,7 +240,22 @@ def use_generic(enabled: bool = True) -> Iterator[None]:
 
     Uses a :class:`contextvars.ContextVar`, so other threads and asyncio tasks are not
     affected. ``use_generic(False)`` lifts an enclosing ``use_generic()`` (not the
-    environment variable).
+    environment variable ``XCROP_FORCE_GENERIC=1``, which forces the generic path for the
+    whole process).
+
+    Parameters
+    ----------
+    enabled
+        ``True`` (default) forces the generic path in the block, ``False`` lifts an
+        enclosing ``use_generic()``.
+
+    Examples
+    --------
+    >>> import numpy as np, xcrop
+    >>> image = np.ones((1, 4, 4, 1), np.float32)
+    >>> with xcrop.use_generic():
+    ...     xcrop.which_path("crop_and_resize", image, [[0, 0, 1, 1]], [0], (2, 2))
+    'generic'
     """
     token = _forced.set(bool(enabled))
     try:
@@ -171,7 +268,15 @@ def resolve(operation: str, args: Any) -> FastPath | None:
     """The fast path that serves validated ``args``, or None for the generic path."""
     if generic_forced():
         return None
+    traced = _is_traced_call(args)
     for path in _candidates(operation, args.backend.name, _generation):
-        if path.predicate(args):
+        if (path.traceable or not traced) and path.predicate(args):
             return path
     return None
+
+
+def _is_traced_call(args: Any) -> bool:
+    from ._validation import is_traced
+
+    image = args.image if hasattr(args, "image") else args.input
+    return is_traced(image)

@@ -107,8 +107,12 @@ def _shape(x: Any) -> tuple[int, ...]:
     return tuple(x.shape)
 
 
-def _first_true(xp: Any, mask: Any) -> int:
-    """Index of the first True of a 1-D bool array that has one."""
+def first_violation(xp: Any, mask: Any) -> int | None:
+    """Index of the first True of a 1-D bool array; None when it has none, or when the
+    mask is abstract. Checking the mask itself, not just the inputs, matters: under
+    ``jax.jit``/``jax.vmap`` even arrays computed from concrete inputs are tracers."""
+    if is_traced(mask) or not bool(xp.any(mask)):
+        return None
     return int(xp.argmax(xp.astype(mask, xp.int8)))
 
 
@@ -231,8 +235,9 @@ def validate_crop_and_resize(
             f"box_indices must be 1-D (num_boxes,); got shape {_shape(box_indices)}"
         )
     if array_size(boxes) == 0 and array_size(box_indices) == 0:
-        # TF accepts any pair of empty boxes/indices as "no boxes".
-        boxes = xp.zeros((0, 4), dtype=xp.float32, device=backend.device)
+        # TF accepts any pair of empty boxes/indices as "no boxes". Reshape rather than
+        # replace, so autograd still reaches the caller's (empty) boxes.
+        boxes = xp.reshape(boxes, (0, 4))
     else:
         if boxes.shape[1] != 4:
             raise InvalidArgumentError(
@@ -257,19 +262,7 @@ def validate_crop_and_resize(
     num_boxes = boxes.shape[0]
     traced = is_traced(boxes) or is_traced(box_indices)
     if num_boxes and not traced:
-        bad = (box_indices < 0) | (box_indices >= batch)
-        if bool(xp.any(bad)):
-            i = _first_true(xp, bad)
-            raise BoxIndexError(
-                f"box_indices has values outside [0, batch_size) = [0, {batch}): "
-                f"box_indices[{i}] = {int(box_indices[i])}"
-            )
-        finite = xp.all(xp.isfinite(boxes), axis=1)
-        if not bool(xp.all(finite)):
-            i = _first_true(xp, ~finite)
-            raise InvalidArgumentError(
-                f"boxes must be finite; boxes[{i}] = {_row(boxes, i)} is not"
-            )
+        check_box_values(xp, boxes, box_indices, batch)
     in_y = sample_coordinates(
         xp, boxes[:, 0:1], boxes[:, 2:3], height, crop_height, backend.device
     )
@@ -277,14 +270,7 @@ def validate_crop_and_resize(
         xp, boxes[:, 1:2], boxes[:, 3:4], width, crop_width, backend.device
     )
     if num_boxes and not traced:
-        undefined = xp.any(xp.isnan(in_y), axis=1) | xp.any(xp.isnan(in_x), axis=1)
-        if bool(xp.any(undefined)):
-            i = _first_true(xp, undefined)
-            raise InvalidArgumentError(
-                f"boxes[{i}] = {_row(boxes, i)} overflows float32 when mapped to image "
-                f"coordinates (TF would index out of bounds here); boxes must keep "
-                f"|y|*(height-1), |x|*(width-1) and the box extents within float32 range"
-            )
+        check_coordinates(xp, boxes, in_y, in_x)
     return CropArgs(
         backend=backend,
         image=image,
@@ -297,6 +283,37 @@ def validate_crop_and_resize(
         in_y=in_y,
         in_x=in_x,
     )
+
+
+def check_box_values(xp: Any, boxes: Any, box_indices: Any, batch: int,
+                     why: str = "") -> None:
+    """Box-index range, then box finiteness (TF's order). Skipped for traced values."""
+    i = first_violation(xp, (box_indices < 0) | (box_indices >= batch))
+    if i is not None:
+        raise BoxIndexError(
+            f"box_indices has values outside [0, batch_size) = [0, {batch}): "
+            f"box_indices[{i}] = {int(box_indices[i])}"
+        )
+    i = first_violation(xp, ~xp.all(xp.isfinite(boxes), axis=1))
+    if i is not None:
+        raise InvalidArgumentError(
+            f"boxes must be finite; boxes[{i}] = {_row(boxes, i)} is not{why}"
+        )
+
+
+def check_coordinates(xp: Any, boxes: Any, *coords: Any) -> None:
+    """Reject boxes whose finite values overflow float32 into a NaN sample coordinate
+    (TF indexes out of bounds there). Skipped for traced values."""
+    undefined = xp.any(xp.isnan(coords[0]), axis=1)
+    for c in coords[1:]:
+        undefined = undefined | xp.any(xp.isnan(c), axis=1)
+    i = first_violation(xp, undefined)
+    if i is not None:
+        raise InvalidArgumentError(
+            f"boxes[{i}] = {_row(boxes, i)} overflows float32 when mapped to image "
+            f"coordinates (TF would index out of bounds here); boxes must keep "
+            f"|y|*(height-1), |x|*(width-1) and the box extents within float32 range"
+        )
 
 
 def _row(boxes: Any, i: int) -> list[float]:
