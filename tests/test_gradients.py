@@ -315,3 +315,25 @@ def test_jax_check_grads_float64() -> None:
         # The forward is float32 (TF's contract), so the tolerance is float32's.
         check_grads(f, (image, boxes), order=1, modes=("rev",), eps=1e-3, atol=2e-3,
                     rtol=2e-2)
+
+
+def test_host_sequential_sums_match_the_fold() -> None:
+    """The accumulate shortcut of the box gradient: TF's left-to-right float32 fold from +0,
+    declined (None) where TF would flush a subnormal partial sum."""
+    from xcrop._fast.host_gradients import sequential_row_sums
+
+    rng = np.random.default_rng(5)
+    seq = (rng.standard_normal((3, 500, 4)) * 10.0 ** rng.integers(-3, 4, (3, 500, 4)))
+    seq = seq.astype(np.float32)
+    want = np.zeros((3, 4), np.float32)
+    for k in range(seq.shape[1]):
+        want = want + seq[:, k, :]  # float32 + float32, rounded every step
+    assert sequential_row_sums(seq).tobytes() == want.tobytes()
+    # All -0 terms: the fold from +0 gives +0, not accumulate's -0.
+    negzero = np.full((1, 3, 1), -0.0, np.float32)
+    assert np.signbit(np.add.accumulate(negzero, axis=1)[0, -1, 0])
+    assert not np.signbit(sequential_row_sums(negzero)[0, 0])
+    # A subnormal partial sum (TF flushes it): declined.
+    tiny = np.array([[[2.0**-120], [-(2.0**-120) + 2.0**-130]]], np.float32)
+    assert sequential_row_sums(tiny) is None
+    assert sequential_row_sums(seq.astype(np.float64)) is None

@@ -23,6 +23,7 @@ from typing import Any
 from ._backend import dtype_name
 from ._coordinates import sample_coordinates
 from ._generic import gradients as _grad
+from ._registry import generic_forced
 from ._validation import CropArgs, is_traced
 
 __all__ = ["crop_and_resize"]
@@ -78,12 +79,13 @@ def _torch_function() -> Any:
             grads = grads.contiguous()
             grad_image = grad_boxes = None
             if ctx.needs_input_grad[0]:
-                grad_image = _grad.image_gradient(
-                    xp, grads, args.box_indices, args.in_y.detach(), args.in_x.detach(),
-                    tuple(image.shape), args.method, image.dtype,
+                grad_image = image_gradient(
+                    xp, "torch", grads, args.box_indices, args.in_y.detach(),
+                    args.in_x.detach(), tuple(image.shape), args.method, image.dtype,
                 )
             if ctx.needs_input_grad[1]:
-                grad_boxes = _grad.box_gradient(xp, grads, image, boxes, args.box_indices)
+                grad_boxes = box_gradient(xp, "torch", grads, image.detach(), boxes.detach(),
+                                          args.box_indices)
             return grad_image, grad_boxes, None, None
 
     _TORCH_FN = CropAndResize
@@ -112,6 +114,44 @@ def _jax_fold(body: Any, init: Any, steps: Any) -> Any:
 def fold_for(backend_name: str) -> Any:
     """The fold the generic gradients should use on this backend."""
     return _jax_fold if backend_name == "jax" else _grad.python_fold
+
+
+def row_sums_for(backend_name: str) -> Any:
+    """The host fast path for the box gradient's sequential sums (NumPy, torch CPU), or
+    None: the generic fold (also inside :func:`xcrop.use_generic`)."""
+    if backend_name in ("numpy", "torch") and not generic_forced():
+        from ._fast.host_gradients import sequential_row_sums
+
+        return sequential_row_sums
+    return None
+
+
+def image_gradient(xp: Any, backend_name: str, grads: Any, box_indices: Any, in_y: Any,
+                   in_x: Any, image_shape: tuple[int, int, int, int], method: str,
+                   dtype: Any) -> Any:
+    """TF's image gradient: the host fast path for CPU torch tensors, else generic."""
+    if backend_name == "torch" and not generic_forced():
+        from ._fast.host_gradients import torch_cpu_image_gradient
+
+        out = torch_cpu_image_gradient(grads, box_indices, in_y, in_x, image_shape, method,
+                                       dtype)
+        if out is not None:
+            return out
+    return _grad.image_gradient(xp, grads, box_indices, in_y, in_x, image_shape, method,
+                                dtype, fold=fold_for(backend_name))
+
+
+def box_gradient(xp: Any, backend_name: str, grads: Any, image: Any, boxes: Any,
+                 box_indices: Any) -> Any:
+    """TF's box gradient: the host fast path for CPU torch tensors, else generic."""
+    if backend_name == "torch" and not generic_forced():
+        from ._fast.host_gradients import torch_cpu_box_gradient
+
+        out = torch_cpu_box_gradient(grads, image, boxes, box_indices)
+        if out is not None:
+            return out
+    return _grad.box_gradient(xp, grads, image, boxes, box_indices,
+                              fold=fold_for(backend_name), row_sums=row_sums_for(backend_name))
 
 
 def _jax_crop(args: CropArgs, run: Callable[[CropArgs], Any]) -> Any:

@@ -12,11 +12,10 @@ from typing import Any
 
 from array_api_compat import size as array_size
 
-from ._autodiff import fold_for
+from . import _autodiff
 from ._backend import dtype_name, ieee_quiet, resolve_backend
 from ._coordinates import sample_coordinates
 from ._errors import InvalidArgumentError, UnsupportedDTypeError
-from ._generic import gradients as _generic
 from ._validation import (
     CROP_IMAGE_DTYPES,
     MAX_AXIS,
@@ -197,10 +196,8 @@ def crop_and_resize_grad_image(
         in_y = sample_coordinates(xp, boxes[:, 0:1], boxes[:, 2:3], height, ch, backend.device)
         in_x = sample_coordinates(xp, boxes[:, 1:2], boxes[:, 3:4], width, cw, backend.device)
         _check_coordinates(xp, boxes, in_y, in_x)
-        return _generic.image_gradient(
-            xp, g, box_indices, in_y, in_x, shape, method, getattr(xp, kind),
-            fold=fold_for(backend.name),
-        )
+        return _autodiff.image_gradient(xp, backend.name, g, box_indices, in_y, in_x, shape,
+                                        method, getattr(xp, kind))
 
 
 def _python_ints(backend: Any, value: object) -> list[int]:
@@ -290,6 +287,5 @@ def crop_and_resize_grad_boxes(
         in_y = sample_coordinates(xp, boxes[:, 0:1], boxes[:, 2:3], height, ch, backend.device)
         in_x = sample_coordinates(xp, boxes[:, 1:2], boxes[:, 3:4], width, cw, backend.device)
         _check_coordinates(xp, boxes, in_y, in_x)
-        return _generic.box_gradient(xp, g, image, boxes, box_indices,
-                                     fold=fold_for(backend.name))
+        return _autodiff.box_gradient(xp, backend.name, g, image, boxes, box_indices)
 

@@ -232,10 +232,13 @@ def _has_float64(xp: Any, device: Any) -> bool:
 
 
 def box_gradient(xp: Any, grads: Any, image: Any, boxes: Any, box_indices: Any,
-                 fold: Fold = python_fold) -> Any:
+                 fold: Fold = python_fold,
+                 row_sums: Callable[[Any], Any | None] | None = None) -> Any:
     """TF's ``CropAndResizeGradBoxes``: float32 ``(n, 4)`` gradient w.r.t. ``[y1, x1, y2, x2]``.
 
     Always the bilinear gradient, whatever the forward's method (TF's quirk).
+    ``row_sums(seq)``, if given, may compute the final sequential sums of the float32
+    ``(n, L, 4)`` terms exactly by other means (or return None to keep ``fold``).
     """
     dev = _device(grads)
     ftz = lambda x: flush_subnormals(xp, x)  # noqa: E731
@@ -298,6 +301,10 @@ def box_gradient(xp: Any, grads: Any, image: Any, boxes: Any, box_indices: Any,
     # y1, y2, x1, x2 -- four independent chains, so their interleaving does not matter.
     length = ch * cw * depth
     seq = xp.reshape(xp.stack(stacked, axis=-1), (n, length, 4))
+    if row_sums is not None and not use64:
+        sums = row_sums(seq)
+        if sums is not None:
+            return sums
     seq = xp.permute_dims(seq, (1, 0, 2))
     index_t = xp.int32 if length < 2**31 else xp.int64
 
