@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import importlib
 import importlib.util
+import os
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -153,3 +154,43 @@ ADAPTERS = (
     Adapter("array_api_strict", "array_api_strict"),
     Adapter("cupy", "cupy"),
 )
+
+
+#: The implementation paths the conformance run and :mod:`xcrop.testing` can force.
+PATHS = ("fast", "fast_array", "generic")
+
+
+def numba_installed() -> bool:
+    return importlib.util.find_spec("numba") is not None
+
+
+@contextlib.contextmanager
+def serve_path(path: str) -> Iterator[None]:
+    """Make xcrop's calls in this block take ``path``.
+
+    ``"fast"``: whatever the registry picks (the numba kernel where numba is installed);
+    ``"fast_array"``: the array-op fast paths, numba disabled through ``XCROP_NO_NUMBA``
+    (read per call; process-wide, so not thread-safe); ``"generic"``:
+    :func:`xcrop.use_generic`. Raises ValueError for another name.
+    """
+    import xcrop
+
+    if path not in PATHS:
+        raise ValueError(f"path must be one of {PATHS}, got {path!r}")
+    if path == "generic":
+        with xcrop.use_generic():
+            yield
+        return
+    if path == "fast_array":
+        old = os.environ.get("XCROP_NO_NUMBA")
+        os.environ["XCROP_NO_NUMBA"] = "1"
+        try:
+            yield
+        finally:
+            if old is None:
+                del os.environ["XCROP_NO_NUMBA"]
+            else:
+                os.environ["XCROP_NO_NUMBA"] = old
+        return
+    with xcrop.use_generic(False):  # lifts an enclosing use_generic()
+        yield

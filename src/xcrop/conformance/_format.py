@@ -76,6 +76,7 @@ __all__ = [
     "Case",
     "FixtureFormatError",
     "default_fixture_dir",
+    "fixture_provenance",
     "list_suites",
     "load_all",
     "load_suite",
@@ -494,3 +495,25 @@ def load_all(directory: str | os.PathLike | None = None) -> list[Case]:
     for name in list_suites(directory):
         cases.extend(load_suite(directory / name))
     return cases
+
+
+def fixture_provenance(directory: str | os.PathLike | None = None) -> dict[str, dict[str, Any]]:
+    """Per suite: ``tf_version``, ``numpy_version``, ``recorder`` and the number of cases
+    (``n_cases``), read from the sidecars only (no arrays are loaded)."""
+    directory = Path(directory) if directory is not None else default_fixture_dir()
+    out = {}
+    for name in list_suites(directory):
+        path = directory / f"{name}.json"
+        try:
+            meta = json.loads(path.read_text(encoding="utf-8"))
+        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+            raise FixtureFormatError(f"{path}: not valid JSON: {exc}") from exc
+        cases = meta.get("cases") or []
+        out[name] = {
+            "tf_version": meta.get("tf_version", "unknown"),
+            "numpy_version": meta.get("numpy_version", "unknown"),
+            "recorder": meta.get("recorder", "unknown"),
+            "n_cases": len(cases),
+            "ops": sorted({c.get("op", "?") for c in cases}),
+        }
+    return out

@@ -16,7 +16,14 @@ from .._errors import BoxIndexError, InvalidArgumentError, UnsupportedDTypeError
 from ..compat.v1 import resolve_v1_noise
 from ._format import Case
 
-__all__ = ["call_case", "expected_exception", "fill_mask", "judge_exact", "judge_fill"]
+__all__ = [
+    "call_case",
+    "expected_exception",
+    "fill_mask",
+    "judge_exact",
+    "judge_fill",
+    "ulp_distance",
+]
 
 
 def call_case(case: Case, convert: Callable[[np.ndarray], Any]) -> Any:
@@ -89,6 +96,28 @@ def _ordered(bits: np.ndarray) -> np.ndarray:
     return np.where(b < 0, low - b, b)
 
 
+def ulp_distance(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Elementwise distance in units in the last place between two float arrays.
+
+    ``a`` and ``b`` must have the same float dtype (float16, float32 or float64) and
+    shape; the result is int64 of that shape. -0.0 and +0.0 are 0 ulp apart; two NaNs
+    are 0 apart; a NaN against a number is ``np.iinfo(np.int64).max``. Raises ValueError
+    on a dtype or shape mismatch.
+    """
+    a, b = np.asarray(a), np.asarray(b)
+    if a.dtype != b.dtype or a.dtype.kind != "f" or a.dtype.itemsize not in _INT_VIEWS:
+        raise ValueError(f"ulp_distance needs two arrays of one float dtype (float16, "
+                         f"float32, float64), got {a.dtype} and {b.dtype}")
+    if a.shape != b.shape:
+        raise ValueError(f"ulp_distance needs equal shapes, got {a.shape} and {b.shape}")
+    nan_a, nan_b = np.isnan(a), np.isnan(b)
+    view = _INT_VIEWS[a.dtype.itemsize]
+    ia = _ordered(np.where(nan_a, 0, a).astype(a.dtype).view(view))
+    ib = _ordered(np.where(nan_b, 0, b).astype(b.dtype).view(view))
+    diff = np.abs(ia - ib)
+    return np.where(nan_a != nan_b, np.iinfo(np.int64).max, diff)
+
+
 def judge_exact(out: np.ndarray, expected: np.ndarray, max_ulp: int = 0) -> tuple[bool, int, str]:
     """Compare bit patterns (NaN matches NaN; -0.0 differs from 0.0 when ``max_ulp == 0``).
 
@@ -106,9 +135,7 @@ def judge_exact(out: np.ndarray, expected: np.ndarray, max_ulp: int = 0) -> tupl
         return False, -1, f"NaN mismatch at {tuple(where)}: got {out[tuple(where)]!r}, "\
             f"expected {expected[tuple(where)]!r}"
     view = _INT_VIEWS[out.dtype.itemsize]
-    a = _ordered(np.where(nan_out, 0, out).view(view))
-    b = _ordered(np.where(nan_exp, 0, expected).view(view))
-    diff = np.abs(a - b)
+    diff = ulp_distance(out, expected)  # NaN placement already matches here
     worst = int(diff.max()) if diff.size else 0
     if worst == 0 and max_ulp == 0:
         # The ulp distance maps -0.0 and +0.0 to the same point; bit-exact means the sign too.
