@@ -5,9 +5,14 @@ nox -s conformance  every recorded TF fixture on every installed backend, as a t
 nox -s record       re-record the fixtures with tensorflow-cpu==2.21.0
 nox -s lint         ruff
 nox -s bench        benchmark vs TF 2.21 CPU (bench/bench.py; writes bench/results.json)
+nox -s fuzz         differential fuzzing vs live TF 2.21 (fuzz/fuzz_tf.py; -- --cases N --seed S)
+nox -s docs         build the docs, strict (figures and tables regenerated first)
+nox -s peers        certify torchvision roi_align and kornia crop_and_resize against the fixtures
 """
 
 from __future__ import annotations
+
+from pathlib import Path
 
 import nox
 
@@ -59,3 +64,65 @@ def bench(session: nox.Session) -> None:
     session.install("tensorflow-cpu==2.21.0")
     session.install("-e", ".[numba]")
     session.run("python", "bench/bench.py", *session.posargs)
+
+
+@nox.session(python=PYTHON)
+def fuzz(session: nox.Session) -> None:
+    """Hypothesis-driven differential fuzzing of every op, backend and path against live
+    TF 2.21 CPU; exits non-zero on any mismatch (failures land in fuzz/failures/)."""
+    session.install("-r", TEST_REQUIREMENTS)
+    session.install("tensorflow-cpu==2.21.0")
+    # [numba]: the compiled kernels are one of the paths the fuzzer compares.
+    session.install("-e", ".[numba]")
+    session.run("python", "fuzz/fuzz_tf.py", *session.posargs)
+
+
+DOCSTRING_MODULES = [f"src/xcrop/{m}" for m in (
+    "_api.py", "_gradients.py", "_config.py", "_registry.py", "_dispatch.py", "_errors.py",
+    "compat/v1.py",
+)]
+
+
+@nox.session(python=PYTHON)
+def docs(session: nox.Session) -> None:
+    """Build the docs in strict mode (warnings are errors) into docs/_build/html.
+
+    Runs the docstring examples of the public modules (doctest) and the examples of the
+    pages (their printed output must match the page), then regenerates the figures and
+    the tables (from the code's declarations) and builds.
+    """
+    session.install("-r", "requirements/docs.txt")
+    session.install("-e", ".[numba]")
+    session.run("python", "-m", "pytest", "-q", "-p", "no:cacheprovider", "--doctest-modules",
+                *DOCSTRING_MODULES)
+    session.run("python", "docs/_tools/check_examples.py")  # the pages' examples and outputs
+    session.run("python", "docs/_tools/make_figures.py")
+    session.run("python", "docs/_tools/make_tables.py")
+    session.run("python", "-m", "sphinx", "-W", "--keep-going", "-b", "html", "docs",
+                "docs/_build/html", *session.posargs)
+
+
+PEER_IMPLS = (  # functions of xcrop.conformance.peers
+    "torchvision_roi_align",
+    "torchvision_roi_align_legacy",
+    "torchvision_roi_align_pixel",
+    "kornia_crop_and_resize",
+)
+
+
+@nox.session(python=PYTHON)
+def peers(session: nox.Session) -> None:
+    """Run the TF crop fixtures through torchvision's roi_align and kornia's crop_and_resize.
+
+    Not a pass/fail gate (peers are expected to deviate): writes one JSON report per peer
+    to ``peers-reports/`` in the source tree and prints where each deviates from TF.
+    """
+    session.install("-r", "requirements/peers.txt")
+    session.install(".")
+    out = Path(session.invoked_from) / "peers-reports"
+    out.mkdir(exist_ok=True)
+    session.chdir(session.create_tmp())
+    for name in PEER_IMPLS:
+        session.run("xcrop", "conformance", "--impl", f"xcrop.conformance.peers:{name}",
+                    "--impl-backend", "torch", "--json", str(out / f"{name}.json"),
+                    "--max-failures", "0", *session.posargs, success_codes=[0, 1])

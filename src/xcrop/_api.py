@@ -53,8 +53,9 @@ def crop_and_resize(
 
     Returns
     -------
-    float32 array of shape ``(n, crop_height, crop_width, D)``, same library and device
-    as ``image``. A new array: no input is modified or aliased.
+    array
+        float32, shape ``(n, crop_height, crop_width, D)``, same library and device as
+        ``image``. A new array: no input is modified or aliased.
 
     Raises
     ------
@@ -128,8 +129,9 @@ def extract_glimpse(
 
     Returns
     -------
-    float32 array ``(B, glimpse_height, glimpse_width, D)``, same library and device as
-    ``input``.
+    array
+        float32, shape ``(B, glimpse_height, glimpse_width, D)``, same library and device
+        as ``input``.
 
     Raises
     ------

@@ -33,13 +33,52 @@ _setting: object = _UNSET  # int | None once set in code
 
 class OutputTooLargeError(InvalidArgumentError, MemoryError):
     """The output of a call would exceed the configured limit (a ``ValueError`` and a
-    ``MemoryError``)."""
+    ``MemoryError``).
+
+    Raised before anything is allocated; the message gives the output shape, its size and
+    the limit. See :func:`set_max_output_bytes`.
+
+    Examples
+    --------
+    >>> import numpy as np, xcrop
+    >>> xcrop.set_max_output_bytes(1000)
+    >>> try:
+    ...     xcrop.crop_and_resize(np.ones((1, 4, 4, 1), np.float32), [[0, 0, 1, 1]], [0],
+    ...                           (100, 100))
+    ... except MemoryError as e:
+    ...     print(type(e).__name__)
+    OutputTooLargeError
+    >>> xcrop.set_max_output_bytes(None)
+    """
 
 
 def set_max_output_bytes(limit: int | None) -> None:
     """Refuse calls whose output exceeds ``limit`` bytes (``None`` or 0: no limit).
 
-    Overrides ``XCROP_MAX_OUTPUT_BYTES`` for the whole process.
+    Overrides ``XCROP_MAX_OUTPUT_BYTES`` for the whole process (all threads). A refused
+    call raises :class:`xcrop.OutputTooLargeError` before allocating anything.
+
+    Parameters
+    ----------
+    limit
+        Largest output of one call, in bytes (a non-negative ``int``), or ``None``/``0``
+        to turn the check off. The default, before any call, is 16 GiB.
+
+    Raises
+    ------
+    TypeError
+        ``limit`` is not ``None`` or a non-negative ``int`` (a ``bool`` or ``float`` is
+        refused too).
+
+    Examples
+    --------
+    >>> import xcrop
+    >>> xcrop.set_max_output_bytes(2**30)
+    >>> xcrop.max_output_bytes()
+    1073741824
+    >>> xcrop.set_max_output_bytes(None)
+    >>> print(xcrop.max_output_bytes())
+    None
     """
     global _setting
     if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int)
@@ -50,7 +89,26 @@ def set_max_output_bytes(limit: int | None) -> None:
 
 
 def max_output_bytes() -> int | None:
-    """The limit in force: set in code, else ``XCROP_MAX_OUTPUT_BYTES``, else 16 GiB."""
+    """The output-size limit in force, in bytes, or ``None`` for no limit.
+
+    The value set by :func:`set_max_output_bytes` if it was called, else the environment
+    variable ``XCROP_MAX_OUTPUT_BYTES`` (a number of bytes, or ``none``/``0``/``off``),
+    else 16 GiB (``17179869184``).
+
+    Raises
+    ------
+    ValueError
+        (:class:`xcrop.InvalidArgumentError`) ``XCROP_MAX_OUTPUT_BYTES`` is set to
+        something that is neither a number nor ``none``.
+
+    Examples
+    --------
+    >>> import xcrop
+    >>> xcrop.set_max_output_bytes(4096)
+    >>> xcrop.max_output_bytes()
+    4096
+    >>> xcrop.set_max_output_bytes(None)
+    """
     setting = _setting
     if setting is not _UNSET:
         return setting  # type: ignore[return-value]

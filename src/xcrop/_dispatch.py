@@ -129,6 +129,36 @@ def which_path(op: Any, *args: Any, **kwargs: Any) -> str:
     The arguments are validated exactly as the call would validate them (and raise the
     same errors); the predicates then run on them, so a value-dependent choice (e.g. the
     fall-back to the generic path for subnormal-sensitive float inputs) is reported too.
+    Nothing is computed.
+
+    Parameters
+    ----------
+    op
+        ``"crop_and_resize"``, ``"extract_glimpse"``, ``"v1.crop_and_resize"``,
+        ``"v1.extract_glimpse"``, or one of those four functions itself.
+    *args, **kwargs
+        The arguments of the call, exactly as ``op`` takes them.
+
+    Returns
+    -------
+    str
+        The serving path's name (``FastPath.name``), or ``"generic"``.
+
+    Raises
+    ------
+    ValueError
+        an unknown ``op``; and every error the call itself would raise for these
+        arguments (``TypeError`` for arguments that do not bind to ``op``'s signature).
+
+    Examples
+    --------
+    >>> import numpy as np, xcrop
+    >>> image = np.ones((1, 4, 4, 1), np.float32)
+    >>> xcrop.which_path("extract_glimpse", image, (2, 2), [[0, 0]])
+    'numpy fast path'
+    >>> with xcrop.use_generic():
+    ...     xcrop.which_path(xcrop.crop_and_resize, image, [[0, 0, 1, 1]], [0], (2, 2))
+    'generic'
     """
     operation, fn, validate = _public(op)
     bound = inspect.signature(fn).bind(*args, **kwargs)

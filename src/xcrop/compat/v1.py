@@ -32,8 +32,52 @@ def crop_and_resize(
 ) -> Array:
     """TF1 ``crop_and_resize``: ``box_ind`` is a deprecated alias of ``box_indices``.
 
-    Exactly one of ``box_ind`` and ``box_indices`` must be given, and ``crop_size`` is
-    required. Everything else is :func:`xcrop.crop_and_resize`.
+    ``tf.compat.v1.image.crop_and_resize`` without ``name``: the same operation as
+    :func:`xcrop.crop_and_resize` (same numbers, same gradients), with TF1's argument
+    names and order. Exactly one of ``box_ind`` and ``box_indices`` must be given, and
+    ``crop_size`` is required.
+
+    Parameters
+    ----------
+    image
+        ``(B, H, W, D)`` array of any array-API library; dtype uint8, uint16, int8, int16,
+        int32, int64, float16, float32 or float64.
+    boxes
+        ``(n, 4)`` normalized ``[y1, x1, y2, x2]`` (float array or nested list).
+    box_ind, box_indices
+        ``(n,)`` integers in ``[0, B)``: the image each box is cut from. Give one.
+    crop_size
+        ``(crop_height, crop_width)``, both ``>= 1``.
+    method
+        ``"bilinear"`` or ``"nearest"``.
+    extrapolation_value
+        Value of samples outside the image.
+
+    Returns
+    -------
+    array
+        float32, shape ``(n, crop_height, crop_width, D)``, same library and device as
+        ``image``.
+
+    Raises
+    ------
+    ValueError
+        (:class:`xcrop.InvalidArgumentError`) both ``box_ind`` and ``box_indices`` given;
+        and everything :func:`xcrop.crop_and_resize` raises.
+    TypeError
+        neither ``box_ind`` nor ``box_indices`` given, or no ``crop_size``; and everything
+        :func:`xcrop.crop_and_resize` raises.
+    IndexError
+        (:class:`xcrop.BoxIndexError`) a box index outside ``[0, B)``.
+
+    Examples
+    --------
+    >>> import numpy as np, xcrop
+    >>> image = np.arange(16, dtype=np.float32).reshape(1, 4, 4, 1)
+    >>> xcrop.compat.v1.crop_and_resize(image, [[0, 0, 1, 1]], box_ind=[0],
+    ...                                 crop_size=(2, 2))[0, :, :, 0]
+    array([[ 0.,  3.],
+           [12., 15.]], dtype=float32)
     """
     if box_ind is not None and box_indices is not None:
         raise InvalidArgumentError("give only one of box_ind and box_indices (box_ind is the "
@@ -88,9 +132,57 @@ def extract_glimpse(
     ``"gaussian"`` or ``""`` (gaussian) to change it. ``seed`` is as in
     :func:`xcrop.extract_glimpse`.
 
-    Returns a float32 array ``(B, glimpse_height, glimpse_width, D)``; errors are those
-    of :func:`xcrop.extract_glimpse`, plus ``ValueError`` for ``uniform_noise=True``
-    with another ``noise``.
+    Parameters
+    ----------
+    input
+        ``(B, H, W, D)`` float32 array (any array-API library).
+    size
+        ``(glimpse_height, glimpse_width)``, both ``>= 0``.
+    offsets
+        ``(B, 2)`` float array or nested list, one ``(y, x)`` per image.
+    centered, normalized
+        Offset convention (see above).
+    uniform_noise
+        TF1's flag; see above for how it combines with ``noise``.
+    noise
+        ``"uniform"`` (the op's default), ``"gaussian"``, ``"zero"`` or ``""``
+        (gaussian).
+    seed
+        As in :func:`xcrop.extract_glimpse`: an ``int`` makes the random fill
+        reproducible on every backend; ``None`` draws a fresh one.
+
+    Returns
+    -------
+    array
+        float32, shape ``(B, glimpse_height, glimpse_width, D)``, same library and device
+        as ``input``.
+
+    Raises
+    ------
+    ValueError
+        (:class:`xcrop.InvalidArgumentError`) ``uniform_noise=True`` with a ``noise``
+        other than ``"uniform"`` or ``""``; and everything
+        :func:`xcrop.extract_glimpse` raises (shapes, negative sizes, unknown noise).
+    TypeError
+        as :func:`xcrop.extract_glimpse` (non-float32 ``input``, wrong argument types).
+
+    Examples
+    --------
+    The same offset, ``centered=False, normalized=False``: TF1 starts the window at
+    ``trunc(2 - 3 / 2) = 0``, centred on the offset; TF2 starts it at the offset.
+
+    >>> import numpy as np, xcrop
+    >>> image = np.arange(25, dtype=np.float32).reshape(1, 5, 5, 1)
+    >>> flags = dict(centered=False, normalized=False)
+    >>> xcrop.compat.v1.extract_glimpse(image, (3, 3), [[2, 2]], uniform_noise=False,
+    ...                                 noise="zero", **flags)[0, :, :, 0]
+    array([[ 0.,  1.,  2.],
+           [ 5.,  6.,  7.],
+           [10., 11., 12.]], dtype=float32)
+    >>> xcrop.extract_glimpse(image, (3, 3), [[2, 2]], noise="zero", **flags)[0, :, :, 0]
+    array([[12., 13., 14.],
+           [17., 18., 19.],
+           [22., 23., 24.]], dtype=float32)
     """
     resolved = resolve_v1_noise(uniform_noise, noise)
     with ieee_quiet():
