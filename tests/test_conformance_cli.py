@@ -1,7 +1,9 @@
 """The conformance command as users run it: a subprocess, its table, exit code and reports.
 
 Small suites and the NumPy backend only, with numba switched off (its kernels take about
-a minute to compile): the full run is `nox -s conformance`. Every expected value is
+a minute to compile), so the "fast" path is the array-op fast path whether or not numba
+is installed (without numba "fast_array" is skipped as the same path): the full run is
+`nox -s conformance`. Every expected value is
 TF's (the fixtures); the injected failures are xcrop's own output nudged by one ulp.
 """
 
@@ -17,7 +19,11 @@ from pathlib import Path
 
 import pytest
 
+from xcrop.conformance._adapters import numba_installed
+
 SUITE = "crop_v1"  # 9 cases: 7 exact, 2 TF errors (one of them TF1's keyword clash)
+# "--path fast" also runs fast_array, which is a separate path only where numba is installed.
+PATHS_RUN = ["generic", "fast", "fast_array"] if numba_installed() else ["generic", "fast"]
 
 
 def _run(*args: str, cwd: Path, extra_path: Path | None = None) -> subprocess.CompletedProcess:
@@ -33,7 +39,7 @@ def _run(*args: str, cwd: Path, extra_path: Path | None = None) -> subprocess.Co
 def xcrop_run(tmp_path_factory: pytest.TempPathFactory):
     tmp = tmp_path_factory.mktemp("conf")
     proc = _run("-m", "xcrop.conformance", "--suite", SUITE, "--backend", "numpy",
-                "--backend", "cupy", "--path", "generic", "--path", "fast_array",
+                "--backend", "cupy", "--path", "generic", "--path", "fast",
                 "--json", str(tmp / "r.json"), "--junit", str(tmp / "r.xml"), cwd=tmp)
     return proc, tmp
 
@@ -46,7 +52,7 @@ def test_xcrop_run_passes_and_prints_table(xcrop_run) -> None:
     rows = {(r[0], r[1], r[2]): r[3:] for r in lines if len(r) >= 9 and r[0] == "numpy"}
     # cases, passed, bit-exact, skipped, failed, worst ulp
     assert rows[("numpy", "generic", "crop")][:6] == ["9", "9", "9", "0", "0", "0"]
-    assert rows[("numpy", "fast_array", "crop")][:6] == ["9", "9", "9", "0", "0", "0"]
+    assert rows[("numpy", "fast", "crop")][:6] == ["9", "9", "9", "0", "0", "0"]
     # Progress goes to stderr, one line per backend/path and suite, with counts and time.
     assert f"numpy/generic {SUITE}: 9 cases (9 exact)" in proc.stderr
 
@@ -56,7 +62,7 @@ def test_xcrop_run_json_report(xcrop_run) -> None:
     report = json.loads((tmp / "r.json").read_text())
     results = report["results"]
     numpy_results = [r for r in results if r["backend"] == "numpy"]
-    assert len(numpy_results) == 18  # 9 cases x 2 paths
+    assert len(numpy_results) == 9 * len(PATHS_RUN)
     assert {r["status"] for r in numpy_results} == {"exact"}
     cupy = [r for r in results if r["backend"] == "cupy"]
     assert cupy and all(r["status"] == "skipped" and r["message"] for r in cupy)
@@ -69,9 +75,9 @@ def test_xcrop_run_junit_report(xcrop_run) -> None:
     assert root.tag == "testsuites"
     cases = root.findall("./testsuite/testcase")
     numpy_cases = [c for c in cases if c.get("classname").startswith("xcrop.conformance.numpy.")]
-    assert len(numpy_cases) == 18
+    assert len(numpy_cases) == 9 * len(PATHS_RUN)
     assert {c.get("classname") for c in numpy_cases} == {
-        f"xcrop.conformance.numpy.generic.{SUITE}", f"xcrop.conformance.numpy.fast_array.{SUITE}"}
+        f"xcrop.conformance.numpy.{p}.{SUITE}" for p in PATHS_RUN}
     assert all(c.find("failure") is None and c.find("skipped") is None for c in numpy_cases)
     skipped = [c.find("skipped") for c in cases if c.get("classname").startswith(
         "xcrop.conformance.cupy.")]
@@ -164,13 +170,13 @@ def test_list_and_console_entry_point(tmp_path: Path) -> None:
 
 def test_compare_subcommand(tmp_path: Path) -> None:
     proc = _run("-m", "xcrop._cli", "compare", "crop_and_resize", "--backend", "numpy",
-                "--path", "generic", "--path", "fast_array", "--json", str(tmp_path / "c.json"),
+                "--path", "generic", "--path", "fast", "--json", str(tmp_path / "c.json"),
                 cwd=tmp_path)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "2 backend/path combinations agree" in proc.stdout
     report = json.loads((tmp_path / "c.json").read_text())
     assert report["served_by"] == {"numpy/generic": "generic",
-                                   "numpy/fast_array": "numpy fast path"}
+                                   "numpy/fast": "numpy fast path"}
 
 
 def test_kornia_peer_adapter_in_process() -> None:
