@@ -116,10 +116,15 @@ def fold_for(backend_name: str) -> Any:
     return _jax_fold if backend_name == "jax" else _grad.python_fold
 
 
+#: Libraries whose gradients have host fast paths (``xcrop._fast.host_gradients``):
+#: NumPy (box gradient sums) and torch CPU (both gradients on NumPy views).
+HOST_GRADIENT_LIBRARIES = ("numpy", "torch")
+
+
 def row_sums_for(backend_name: str) -> Any:
     """The host fast path for the box gradient's sequential sums (NumPy, torch CPU), or
     None: the generic fold (also inside :func:`xcrop.use_generic`)."""
-    if backend_name in ("numpy", "torch") and not generic_forced():
+    if backend_name in HOST_GRADIENT_LIBRARIES and not generic_forced():
         from ._fast.host_gradients import sequential_row_sums
 
         return sequential_row_sums

@@ -126,9 +126,12 @@ def targets_for(adapters: list[Adapter], paths: list[str]) -> tuple[list[Target]
 
 
 def _has_fast_path(op: str, library: str) -> bool:
+    from .._autodiff import HOST_GRADIENT_LIBRARIES
     from .._dispatch import _ensure_builtins
     from .._registry import fast_paths
 
+    if op.startswith("crop_and_resize_grad_"):
+        return library in HOST_GRADIENT_LIBRARIES
     _ensure_builtins()
     return bool(fast_paths(op, library))
 
