@@ -5,6 +5,7 @@ nox -s conformance  every recorded TF fixture on every installed backend, as a t
 nox -s record       re-record the fixtures with tensorflow-cpu==2.21.0
 nox -s lint         ruff
 nox -s bench        benchmark vs TF 2.21 CPU (bench/bench.py; writes bench/results.json)
+nox -s bench_peers  the same plus torchvision roi_align (torch 2.14.1 + torchvision 0.29.1)
 nox -s fuzz         differential fuzzing vs live TF 2.21 (fuzz/fuzz_tf.py; -- --cases N --seed S)
 nox -s docs         build the docs, strict (figures and tables regenerated first)
 nox -s peers        certify torchvision roi_align and kornia crop_and_resize against the fixtures
@@ -61,9 +62,24 @@ def lint(session: nox.Session) -> None:
 def bench(session: nox.Session) -> None:
     """Time TF 2.21 CPU and every xcrop backend/path side by side (a benchmark, not a test)."""
     session.install("-r", TEST_REQUIREMENTS)
-    session.install("tensorflow-cpu==2.21.0")
+    # kornia (a peer) accepts the pinned torch 2.13.0; matplotlib draws bench/results.png.
+    session.install("tensorflow-cpu==2.21.0", "kornia==0.9.0", "kornia-rs==0.2.0",
+                    "matplotlib==3.11.2")
     session.install("-e", ".[numba]")
     session.run("python", "bench/bench.py", *session.posargs)
+
+
+@nox.session(python=PYTHON)
+def bench_peers(session: nox.Session) -> None:
+    """The benchmark with torchvision.ops.roi_align too: its own venv, because torchvision
+    0.29.1 needs torch 2.14.1 (requirements/peers.txt; a ~5.5 GB CUDA build on x86_64, taken
+    from the machine's disk where it lies there), while the test venv keeps torch 2.13.0.
+    The xcrop torch rows of this session therefore run on torch 2.14.1."""
+    session.install("-r", "requirements/peers.txt")
+    session.install("tensorflow-cpu==2.21.0", "matplotlib==3.11.2")
+    session.install("-e", ".[numba]")
+    session.run("python", "bench/bench.py", "--json", "bench/results_peers.json",
+                "--plot", "bench/results_peers.png", *session.posargs)
 
 
 @nox.session(python=PYTHON)

@@ -1,27 +1,48 @@
 """xcrop benchmark: TF 2.21 CPU vs every xcrop backend and path, side by side, one process.
 
     python bench/bench.py [--repeats 7] [--generic-repeats 1] [--skip-generic]
+                          [--only WORKLOAD ...] [--no-memory]
                           [--json bench/results.json] [--plot bench/results.png]
+
+    nox -s bench         # TF, xcrop (NumPy, torch 2.13.0), kornia 0.9.0 as a peer
+    nox -s bench_peers   # the same plus torchvision.ops.roi_align: runs on torch 2.14.1 +
+                         # torchvision 0.29.1 (requirements/peers.txt, a ~5.5 GB CUDA build
+                         # on x86_64), in its own venv, so the test venv keeps torch 2.13.0
 
 Workloads (issue #3): RoI head, augmentation, many small crops, glimpses (noise "zero",
 and TF's default "uniform"). Paths: ``fast`` (what the registry picks: the numba kernel
 where numba is installed), ``fast_array`` (numba disabled: the pure NumPy / torch-op fast
-path), ``generic`` (``xcrop.use_generic()``). Times are medians of ``--repeats`` runs
-after one warm-up; ratio = TF median / xcrop median (> 1: xcrop is faster). Peak memory
-is tracemalloc's peak for NumPy, and the growth of the process's peak RSS (reset through
-``/proc/self/clear_refs``) for TF and torch. Peers: kornia's crop_and_resize is timed when
-installed (different semantics: grid_sample, blends at borders); torchvision is not (it
-needs a separate multi-GB torch build).
+path), ``generic`` (``xcrop.use_generic()``).
+
+Timing: after one warm-up call per runner, the runners of a workload are called in turn,
+``--repeats`` rounds (TF, then each xcrop runner, then TF again ...), so a change in machine
+load during the run affects every runner alike; medians are reported and
+ratio = TF median / runner median (> 1: faster than TF).
+
+Peak memory, two numbers: ``peak MB`` is tracemalloc's peak during one call (NumPy
+runners only: it sees NumPy's allocations, not torch's or TF's); ``RSS MB`` is the growth of
+the peak resident set size during one call, measured in a **fresh subprocess** per
+(runner, workload) after a warm-up call, ``malloc_trim`` and a reset of the peak
+(``/proc/self/clear_refs``), so memory the allocator kept from earlier calls cannot hide
+the call's own temporaries. ``--no-memory`` skips the subprocesses.
+
+Peers (different semantics, timed for scale only, never compared for values):
+``kornia.geometry.transform.crop_and_resize`` samples with ``grid_sample`` on NCHW
+float input (corner-aligned box corners, zero padding); ``torchvision.ops.roi_align``
+averages ``sampling_ratio``² bilinear samples per output bin (pixel-box coordinates,
+NCHW float). Both need an NHWC->NCHW float copy, which is counted.
 """
 
 from __future__ import annotations
 
 import argparse
 import contextlib
+import ctypes
 import json
 import os
 import platform
 import statistics
+import subprocess
 import sys
 import time
 import tracemalloc
@@ -82,24 +103,53 @@ def _status(key: str) -> int | None:
     return None
 
 
-def measure(fn: Callable[[], Any], repeats: int, numpy_memory: bool) -> dict[str, Any]:
-    fn()  # warm-up (compiles numba kernels, JAX, TF graphs)
-    times = []
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-    if numpy_memory:
-        tracemalloc.start()
-        fn()
-        peak = tracemalloc.get_traced_memory()[1]
-        tracemalloc.stop()
-    else:
-        before = _rss_peak_reset()
-        fn()
-        hwm = _status("VmHWM")
-        peak = None if before is None or hwm is None else max(0, hwm - before)
-    return {"median_s": statistics.median(times), "times_s": times, "peak_bytes": peak}
+def numpy_peak(fn: Callable[[], Any]) -> int:
+    """tracemalloc's peak during one call (sees NumPy's allocations only)."""
+    tracemalloc.start()
+    fn()
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    return peak
+
+
+def interleaved(fns: dict[str, Callable[[], Any]], repeats: int,
+                reps: dict[str, int]) -> dict[str, list[float]]:
+    """Times of each runner, called in turn for ``repeats`` rounds (after one warm-up)."""
+    for fn in fns.values():
+        fn()  # warm-up (compiles numba kernels, TF graphs)
+    times: dict[str, list[float]] = {k: [] for k in fns}
+    for r in range(repeats):
+        for name, fn in fns.items():
+            if r >= reps.get(name, repeats):
+                continue
+            t0 = time.perf_counter()
+            fn()
+            times[name].append(time.perf_counter() - t0)
+    return times
+
+
+def rss_growth(fn: Callable[[], Any]) -> int | None:
+    """Peak-RSS growth (bytes) during one call of ``fn``, after a warm-up call."""
+    fn()
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL("libc.so.6").malloc_trim(0)  # return freed heap pages to the OS
+    before = _rss_peak_reset()
+    if before is None:
+        return None
+    fn()
+    hwm = _status("VmHWM")
+    return None if hwm is None else max(0, hwm - before)
+
+
+def child_memory(workload: str, runner: str) -> int | None:
+    """``rss_growth`` of one runner in a fresh interpreter (see the module docstring)."""
+    cmd = [sys.executable, os.path.abspath(__file__), "--child", workload, runner]
+    try:
+        res = subprocess.run(cmd, capture_output=True, text=True, timeout=600, check=True)
+        return json.loads(res.stdout.strip().splitlines()[-1])["rss_growth_bytes"]
+    except (subprocess.SubprocessError, ValueError, KeyError, IndexError) as exc:
+        print(f"  memory subprocess for {runner} failed: {exc}", file=sys.stderr)
+        return None
 
 
 @contextlib.contextmanager
@@ -166,26 +216,63 @@ def runners(w: dict[str, Any]) -> dict[str, tuple[Callable[[], Any], bool, str]]
                          xcrop.which_path("extract_glimpse", *args, noise=w["noise"], seed=1))
             out[f"{lib}/{path}"] = (run, lib == "numpy", label)
     if crop:
-        try:
-            import kornia
-            import torch
-
-            def kornia_call():
-                img = torch.from_numpy(w["image"]).permute(0, 3, 1, 2).float()
-                b = torch.from_numpy(w["boxes"])
-                h, wd = img.shape[2:]
-                y1, x1, y2, x2 = (b[:, i] for i in range(4))
-                y1, y2 = y1 * (h - 1), y2 * (h - 1)
-                x1, x2 = x1 * (wd - 1), x2 * (wd - 1)
-                pts = torch.stack([torch.stack([x1, y1], 1), torch.stack([x2, y1], 1),
-                                   torch.stack([x2, y2], 1), torch.stack([x1, y2], 1)], 1)
-                return kornia.geometry.transform.crop_and_resize(
-                    img[torch.from_numpy(w["idx"]).long()], pts, w["size"])
-
-            out["kornia (peer)"] = (kornia_call, False, "kornia")
-        except ImportError:
-            pass
+        out.update(peers(w))
     return out
+
+
+def peers(w: dict[str, Any]) -> dict[str, tuple[Callable[[], Any], bool, str]]:
+    """kornia and torchvision crops of the same boxes (other semantics: see the docstring)."""
+    out: dict[str, tuple[Callable[[], Any], bool, str]] = {}
+    try:
+        import torch
+    except ImportError:
+        return out
+    image = torch.from_numpy(w["image"])
+    boxes = torch.from_numpy(w["boxes"])
+    idx = torch.from_numpy(w["idx"]).long()
+    height, width = image.shape[1:3]
+    # TF's normalized corners -> pixel coordinates.
+    y1, x1, y2, x2 = (boxes[:, i] for i in range(4))
+    y1, y2 = y1 * (height - 1), y2 * (height - 1)
+    x1, x2 = x1 * (width - 1), x2 * (width - 1)
+    try:
+        import kornia
+
+        corners = torch.stack([torch.stack([x1, y1], 1), torch.stack([x2, y1], 1),
+                               torch.stack([x2, y2], 1), torch.stack([x1, y2], 1)], 1)
+
+        def kornia_call() -> Any:
+            nchw = image.permute(0, 3, 1, 2).float()
+            return kornia.geometry.transform.crop_and_resize(nchw[idx], corners, w["size"])
+
+        out["kornia (peer)"] = (kornia_call, False,
+                                f"kornia {kornia.__version__} crop_and_resize (grid_sample)")
+    except ImportError:
+        pass
+    try:
+        import torchvision
+
+        rois = torch.stack([idx.float(), x1, y1, x2, y2], 1)
+
+        def roi_align_call() -> Any:
+            nchw = image.permute(0, 3, 1, 2).float()
+            return torchvision.ops.roi_align(nchw, rois, w["size"], spatial_scale=1.0,
+                                             sampling_ratio=2, aligned=False)
+
+        out["roi_align (peer)"] = (roi_align_call, False,
+                                   f"torchvision {torchvision.__version__} roi_align "
+                                   "(2x2 samples averaged per bin)")
+    except (ImportError, RuntimeError):
+        # PyPI's torchvision does not import beside another torch build: nox -s bench_peers
+        pass
+    return out
+
+
+def child(workload: str, runner: str) -> int:
+    """Subprocess entry: print the RSS growth of one runner on one workload as JSON."""
+    fn = runners(workloads()[workload])[runner][0]
+    print(json.dumps({"rss_growth_bytes": rss_growth(fn)}))
+    return 0
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -193,61 +280,93 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--repeats", type=int, default=7)
     p.add_argument("--generic-repeats", type=int, default=1)
     p.add_argument("--skip-generic", action="store_true")
+    p.add_argument("--no-memory", action="store_true", help="skip the RSS subprocesses")
     p.add_argument("--only", nargs="*", help="workload names to run")
     p.add_argument("--json", default="bench/results.json")
     p.add_argument("--plot", default="bench/results.png")
+    p.add_argument("--child", nargs=2, metavar=("WORKLOAD", "RUNNER"), help=argparse.SUPPRESS)
     opts = p.parse_args(argv)
+    if opts.child:
+        return child(*opts.child)
+    try:
+        with open("/proc/loadavg") as f:
+            load = f.read().split()[:3]
+    except OSError:
+        load = None
     results: dict[str, Any] = {
         "machine": {"platform": platform.platform(), "cpus": os.cpu_count(),
-                    "python": platform.python_version(), "numpy": np.__version__},
+                    "python": platform.python_version(), "numpy": np.__version__,
+                    "loadavg_at_start": load},
         "workloads": {},
     }
     for name, w in workloads().items():
         if opts.only and name not in opts.only:
             continue
+        table = {k: v for k, v in runners(w).items()
+                 if not (k.endswith("/generic") and opts.skip_generic)}
+        reps = {k: opts.generic_repeats for k in table if k.endswith("/generic")}
+        times = interleaved({k: v[0] for k, v in table.items()}, opts.repeats, reps)
         rows: dict[str, Any] = {}
-        for rname, (fn, np_mem, label) in runners(w).items():
-            if rname.endswith("/generic") and opts.skip_generic:
-                continue
-            reps = opts.generic_repeats if rname.endswith("/generic") else opts.repeats
-            r = measure(fn, reps, np_mem)
-            r["path"] = label
-            rows[rname] = r
+        for rname, (fn, np_mem, label) in table.items():
+            rows[rname] = {
+                "median_s": statistics.median(times[rname]), "times_s": times[rname],
+                "path": label, "peak_bytes": numpy_peak(fn) if np_mem else None,
+                "rss_growth_bytes": None if opts.no_memory else child_memory(name, rname),
+            }
         tf_t = rows.get("tf", {}).get("median_s")
         for r in rows.values():
             r["ratio_vs_tf"] = None if tf_t is None else tf_t / r["median_s"]
         results["workloads"][name] = rows
         print(f"\n{name}")
-        print(f"  {'runner':<20} {'median ms':>10} {'TF/xcrop':>9} {'peak MB':>9}  path")
+        print(f"  {'runner':<20} {'median ms':>10} {'TF/xcrop':>9} {'peak MB':>8} "
+              f"{'RSS MB':>8}  path")
         for rname, r in rows.items():
             ratio = "" if r["ratio_vs_tf"] is None else f"{r['ratio_vs_tf']:.2f}"
             peak = "" if r["peak_bytes"] is None else f"{r['peak_bytes'] / 2**20:.1f}"
-            print(f"  {rname:<20} {r['median_s'] * 1e3:>10.2f} {ratio:>9} {peak:>9}  "
-                  f"{r['path']}")
+            rss = ("" if r["rss_growth_bytes"] is None
+                   else f"{r['rss_growth_bytes'] / 2**20:.1f}")
+            print(f"  {rname:<20} {r['median_s'] * 1e3:>10.2f} {ratio:>9} {peak:>8} "
+                  f"{rss:>8}  {r['path']}")
         sys.stdout.flush()
+    with contextlib.suppress(OSError), open("/proc/loadavg") as f:
+        results["machine"]["loadavg_at_end"] = f.read().split()[:3]
     os.makedirs(os.path.dirname(opts.json) or ".", exist_ok=True)
     with open(opts.json, "w") as f:
         json.dump(results, f, indent=1)
-    print(f"\nwrote {opts.json}")
+    print(f"\nwrote {opts.json} (load average at start/end: "
+          f"{results['machine']['loadavg_at_start']} / "
+          f"{results['machine'].get('loadavg_at_end')})")
+    plot(results, opts.plot)
+    return 0
+
+
+def plot(results: dict[str, Any], path: str) -> None:
+    """One panel per workload: TF/runner throughput ratio (log scale, 1 = TF)."""
     try:
         import matplotlib
 
         matplotlib.use("Agg")
         import matplotlib.pyplot as plt
     except ImportError:
-        return 0
+        print("matplotlib not installed: no plot", file=sys.stderr)
+        return
     names = list(results["workloads"])
-    fig, axes = plt.subplots(1, len(names), figsize=(4 * len(names), 4), squeeze=False)
+    if not names:
+        return
+    fig, axes = plt.subplots(1, len(names), figsize=(4.2 * len(names), 4.5), squeeze=False)
     for ax, name in zip(axes[0], names, strict=True):
-        rows = results["workloads"][name]
-        ax.barh(list(rows), [r["median_s"] * 1e3 for r in rows.values()])
+        rows = {k: r for k, r in results["workloads"][name].items() if r["ratio_vs_tf"]}
+        colors = ["grey" if k == "tf" else "tab:orange" if "peer" in k else "tab:blue"
+                  for k in rows]
+        ax.barh(list(rows), [r["ratio_vs_tf"] for r in rows.values()], color=colors)
+        ax.axvline(1.0, color="black", lw=0.8)
         ax.set_xscale("log")
+        ax.invert_yaxis()
         ax.set_title(name)
-        ax.set_xlabel("median ms (log)")
+        ax.set_xlabel("TF time / runner time (log; >1 faster)")
     fig.tight_layout()
-    fig.savefig(opts.plot)
-    print(f"wrote {opts.plot}")
-    return 0
+    fig.savefig(path)
+    print(f"wrote {path}")
 
 
 if __name__ == "__main__":

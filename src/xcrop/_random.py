@@ -63,7 +63,7 @@ import secrets
 import struct
 from typing import Any
 
-__all__ = ["random_seed", "standard_normal", "uniform"]
+__all__ = ["random_seed", "standard_normal", "standard_normal_at", "uniform", "uniform_at"]
 
 _M16 = 0xFFFF
 _M32 = 0xFFFFFFFF
@@ -371,3 +371,47 @@ def standard_normal(xp, shape: tuple[int, ...], seed: int, *, stream: int = 0, d
     radius = _sqrt(xp, -2.0 * _log_u01(xp, w0))
     cos_t, sin_t = _cos_sin_turn(xp, _top24(w1))
     return _interleave(xp, radius * cos_t, radius * sin_t, size, shape)
+
+
+# ----------------------------------------------------------------------------
+# Draws at given element indices
+# ----------------------------------------------------------------------------
+
+
+def _index_words(xp, indices, seed: int, stream: int, kind: int):
+    """The two words of the blocks holding flat elements ``indices`` (int array)."""
+    seed = _check_seed(seed)
+    stream = _check_stream(stream)
+    idx = xp.astype(indices, xp.int64)
+    if idx.ndim != 1:
+        raise ValueError(f"indices must be one-dimensional, got shape {tuple(idx.shape)}")
+    if idx.shape[0] and (int(xp.min(idx)) < 0 or int(xp.max(idx)) >= MAX_SIZE):
+        raise ValueError("indices must lie in [0, 2**31)")
+    j = xp.astype(idx >> 1, xp.int32)
+    x0 = ((j >> 16) | (kind << 15), j & _M16)
+    x1 = (xp.full(j.shape, stream >> 16, dtype=xp.int32, device=getattr(j, "device", None)),
+          xp.full(j.shape, stream & _M16, dtype=xp.int32, device=getattr(j, "device", None)))
+    w0, w1 = _threefry2x32(seed & _M32, seed >> 32, x0, x1)
+    return w0, w1, (xp.astype(idx & 1, xp.int32) == 1)
+
+
+def uniform_at(xp, indices, seed: int, *, stream: int = 0):
+    """The elements of :func:`uniform` at the flat (C-order) ``indices`` only.
+
+    ``indices`` is a 1-D integer array with values in ``[0, 2**31)``; the result is the
+    float32 array ``uniform(xp, shape, seed, stream=stream)`` flattened and indexed by
+    ``indices``, for any ``shape`` large enough (element ``i`` does not depend on the
+    shape), computed at the cost of ``len(indices)`` elements.
+    """
+    w0, w1, odd = _index_words(xp, indices, seed, stream, _KIND_UNIFORM)
+    bits = xp.where(odd, _top24(w1), _top24(w0))
+    return xp.astype(bits, xp.float32) * 2.0**-24
+
+
+def standard_normal_at(xp, indices, seed: int, *, stream: int = 0):
+    """The elements of :func:`standard_normal` at the flat ``indices`` only (see
+    :func:`uniform_at`)."""
+    w0, w1, odd = _index_words(xp, indices, seed, stream, _KIND_NORMAL)
+    radius = _sqrt(xp, -2.0 * _log_u01(xp, w0))
+    cos_t, sin_t = _cos_sin_turn(xp, _top24(w1))
+    return xp.where(odd, radius * sin_t, radius * cos_t)

@@ -10,9 +10,9 @@ from typing import Any
 
 from .._backend import dtype_name
 from .._validation import CropArgs
-from ._exact import coordinate_grain, lerps_exact, pixel_grain
+from ._exact import MIN_NORMAL_EXP, coordinate_grain, lerps_exact, pixel_grain
 
-__all__ = ["CropPlan", "bilinear_exact", "crop_plan", "min_fractional_abs"]
+__all__ = ["CropPlan", "bilinear_exact", "crop_plan", "min_fractional_abs", "min_pixel_threshold"]
 
 
 @dataclass
@@ -46,6 +46,17 @@ def bilinear_exact(args: CropArgs, min_nonzero_abs_pixel: float | None) -> bool:
     gy = coordinate_grain(min_fractional_abs(xp, args.in_y))
     gx = coordinate_grain(min_fractional_abs(xp, args.in_x))
     return lerps_exact(gp, gy, gx)
+
+
+def min_pixel_threshold(args: CropArgs) -> float | None:
+    """The smallest nonzero ``|pixel|`` a float image may hold for the unflushed lerps to
+    be exact (``_exact``: ``gp + gy + gx >= -126`` with ``gp = exponent(m) - 23`` holds
+    iff ``m >= 2**(-103 - gy - gx)``); None if no bound makes them exact."""
+    xp = args.backend.xp
+    gy = coordinate_grain(min_fractional_abs(xp, args.in_y))
+    gx = coordinate_grain(min_fractional_abs(xp, args.in_x))
+    e = MIN_NORMAL_EXP + 23 - gy - gx
+    return 2.0**e if e <= 127 else None
 
 
 def crop_plan(args: CropArgs) -> CropPlan:

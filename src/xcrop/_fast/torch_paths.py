@@ -29,7 +29,7 @@ from .._backend import Backend, dtype_name
 from .._generic.extract_glimpse import _fill
 from .._validation import CropArgs, GlimpseArgs
 from ._plan import bilinear_exact, crop_plan
-from .numpy_paths import needs_fill, paste_windows, window_starts
+from .numpy_paths import glimpse_into, needs_fill, paste_windows, window_starts
 
 __all__ = ["register"]
 
@@ -154,15 +154,21 @@ def _glimpse_predicate(device_type: str) -> Any:
 def _glimpse(args: GlimpseArgs) -> Any:
     import torch
 
-    starts = window_starts(args)
     shape = args.output_shape
     device = args.input.device
+    out = torch.empty(shape, dtype=torch.float32, device=device)
+    if device.type == "cpu":
+        # CPU tensors share memory with NumPy arrays: the NumPy path (numba kernel or
+        # index-array fill) writes straight into ``out``.
+        glimpse_into(args, args.input.detach().contiguous().numpy(), out.numpy())
+        return out
+    starts = window_starts(args)
     if not needs_fill(args, starts):
-        out = torch.empty(shape, dtype=torch.float32, device=device)
+        pass
     elif args.noise == "zero":
-        out = torch.zeros(shape, dtype=torch.float32, device=device)
+        out.zero_()
     else:
-        out = _fill(args, shape).to(torch.float32).clone()  # the generic path's own fill
+        out.copy_(_fill(args, shape))  # the generic path's own fill
     # One slice copy per batch element (B kernels on CUDA; no per-pixel gather).
     paste_windows(out, args.input, starts)
     return out

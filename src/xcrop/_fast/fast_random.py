@@ -1,0 +1,472 @@
+"""Fast CPU versions of ``xcrop._random`` (same bits) and the glimpse fill kernels.
+
+``xcrop._random`` is written in portable array-API operations on 16-bit limbs, which
+costs about 100 array operations per element. Two faster producers of the *same bits*
+live here:
+
+* :func:`uniform_at` / :func:`standard_normal_at` (NumPy): Threefry-2x32 on native
+  ``uint32`` arrays (NumPy's unsigned arithmetic wraps modulo ``2**32``, which is exactly
+  the 32-bit addition Threefry needs) for an arbitrary array of flat element indices; the
+  float32 part of the normal sampler reuses ``_random``'s own functions on the words'
+  limbs, so it is the reference code itself.
+* numba kernels (when numba is installed and not disabled by ``XCROP_NO_NUMBA``): a scalar
+  Threefry on ``uint64`` values masked to 32 bits, and the uniform and Box–Muller normal
+  samplers ported operation by operation (every constant is the reference's float32 value
+  and every float operation is a float32 ``+ - * /``, which numba compiles to single
+  IEEE instructions without ``fastmath``: no reassociation, no FMA contraction). They are
+  used by the glimpse kernel, which pastes the window and computes the fill only at the
+  out-of-image positions, one pass over the output.
+
+Both are tested bit-identical against ``_random.uniform`` / ``standard_normal`` in
+``tests/test_fast_random.py``. Element ``i`` (C-order flat index into the requested
+shape) depends only on ``(seed, stream, kind, i)``, which is why drawing only the fill
+positions gives the generic path's bits at those positions.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from .. import _random as R
+
+__all__ = [
+    "glimpse_numba",
+    "numba_available",
+    "pairwise_mean_numba",
+    "standard_normal_at",
+    "uniform_at",
+]
+
+_M32 = 0xFFFFFFFF
+
+
+def _keys(seed: int) -> tuple[int, int, int]:
+    k0, k1 = seed & _M32, (seed >> 32) & _M32
+    return k0, k1, (k0 ^ k1 ^ R._SKEIN_PARITY) & _M32
+
+
+# ----------------------------------------------------------------------------
+# NumPy uint32 Threefry
+# ----------------------------------------------------------------------------
+
+def _threefry_np(np: Any, seed: int, x0: Any, x1: Any) -> tuple[Any, Any]:
+    """Threefry-2x32-20 on uint32 arrays (wrapping arithmetic), as ``_random``."""
+    ks = [np.uint32(k) for k in _keys(seed)]
+    x0 = x0 + ks[0]
+    x1 = x1 + ks[1]
+    tmp = np.empty_like(x1)
+    for block in range(5):
+        for r in R._ROTATIONS[block % 2]:
+            x0 += x1
+            # rotl(x1, r) into x1, then xor with x0
+            np.right_shift(x1, np.uint32(32 - r), out=tmp)
+            np.left_shift(x1, np.uint32(r), out=x1)
+            x1 |= tmp
+            x1 ^= x0
+        x0 += ks[(block + 1) % 3]
+        x1 += np.uint32((int(ks[(block + 2) % 3]) + block + 1) & _M32)
+    return x0, x1
+
+
+def _words_np(np: Any, blocks: Any, seed: int, stream: int, kind: int) -> tuple[Any, Any]:
+    x0 = blocks.astype(np.uint32) | np.uint32(kind << 31)
+    x1 = np.full(blocks.shape, stream, dtype=np.uint32)
+    with np.errstate(over="ignore"):
+        return _threefry_np(np, seed, x0, x1)
+
+
+def _check_indices(np: Any, indices: Any) -> Any:
+    indices = np.asarray(indices)
+    if indices.dtype.kind not in "iu":
+        raise TypeError(f"indices must be an integer array, got dtype {indices.dtype}")
+    if indices.size and (indices.min() < 0 or indices.max() >= R.MAX_SIZE):
+        raise ValueError("indices must lie in [0, 2**31)")
+    return indices
+
+
+def uniform_at(indices: Any, seed: int, *, stream: int = 0) -> Any:
+    """``_random.uniform(np, shape, seed, stream=stream).reshape(-1)[indices]``, computed
+    only at ``indices`` (any integer NumPy array of flat indices in ``[0, 2**31)``; the
+    result has its shape, dtype float32)."""
+    import numpy as np
+
+    seed, stream = R._check_seed(seed), R._check_stream(stream)
+    idx = _check_indices(np, indices)
+    w0, w1 = _words_np(np, idx >> 1, seed, stream, R._KIND_UNIFORM)
+    word = np.where((idx & 1) == 1, w1, w0)
+    return (word >> np.uint32(8)).astype(np.float32) * np.float32(2.0**-24)
+
+
+def standard_normal_at(indices: Any, seed: int, *, stream: int = 0) -> Any:
+    """``_random.standard_normal(...)`` at the flat ``indices`` only (see :func:`uniform_at`)."""
+    import array_api_compat.numpy as xp
+    import numpy as np
+
+    seed, stream = R._check_seed(seed), R._check_stream(stream)
+    idx = _check_indices(np, indices)
+    w0, w1 = _words_np(np, idx >> 1, seed, stream, R._KIND_NORMAL)
+
+    def limbs(w: Any) -> tuple[Any, Any]:
+        return (w >> np.uint32(16)).astype(np.int32), (w & np.uint32(0xFFFF)).astype(np.int32)
+
+    radius = R._sqrt(xp, np.float32(-2.0) * R._log_u01(xp, limbs(w0)))
+    cos_t, sin_t = R._cos_sin_turn(xp, R._top24(limbs(w1)))
+    return np.where((idx & 1) == 1, radius * sin_t, radius * cos_t).astype(np.float32)
+
+
+# ----------------------------------------------------------------------------
+# numba kernels
+# ----------------------------------------------------------------------------
+
+_kernels: Any = None
+_failed = False
+
+
+def numba_available() -> bool:
+    """numba importable and not disabled by ``XCROP_NO_NUMBA``."""
+    if os.environ.get("XCROP_NO_NUMBA", "").strip() not in ("", "0"):
+        return False
+    return _load() is not None
+
+
+def _load() -> Any:
+    global _kernels, _failed
+    if _kernels is None and not _failed:
+        try:
+            _kernels = _compile()
+        except ImportError:  # numba missing: the NumPy producers serve
+            _failed = True
+    return _kernels
+
+
+def _compile() -> Any:
+    import numba
+    import numpy as np
+
+    f32 = np.float32
+    m32 = np.uint64(_M32)
+    rot0 = R._ROTATIONS[0]
+    rot1 = R._ROTATIONS[1]
+    ln2_hi, ln2_lo = f32(R._LN2_HI), f32(R._LN2_LO)
+    lp = tuple(f32(c) for c in R._LOG_P)
+    sc = tuple(f32(c) for c in R._SIN_C)
+    cc = tuple(f32(c) for c in R._COS_C)
+    sq0, sq1 = f32(R._SQRT_C[0]), f32(R._SQRT_C[1])
+    sqrt2_mant = np.int64(R._SQRT2_MANT)
+    two_m24 = f32(2.0**-24)
+    two_m21 = f32(2.0**-21)
+    half = f32(0.5)
+    minus_two = f32(-2.0)
+    zero = f32(0.0)
+
+    @numba.njit(inline="always")
+    def rotl(x: Any, r: int) -> Any:
+        return ((x << np.uint64(r)) | (x >> np.uint64(32 - r))) & m32
+
+    @numba.njit(inline="always")
+    def mix(x0: Any, x1: Any, r: int) -> Any:
+        x0 = (x0 + x1) & m32
+        return x0, rotl(x1, r) ^ x0
+
+    @numba.njit(inline="always")
+    def threefry(k0: Any, k1: Any, k2: Any, x0: Any, x1: Any) -> Any:
+        """Threefry-2x32-20; all values uint64 in [0, 2**32)."""
+        x0 = (x0 + k0) & m32
+        x1 = (x1 + k1) & m32
+        for block in range(5):
+            rot = rot0 if block % 2 == 0 else rot1
+            for q in range(4):
+                x0, x1 = mix(x0, x1, rot[q])
+            j = block % 3
+            if j == 0:
+                x0 = (x0 + k1) & m32
+                x1 = (x1 + k2 + np.uint64(block + 1)) & m32
+            elif j == 1:
+                x0 = (x0 + k2) & m32
+                x1 = (x1 + k0 + np.uint64(block + 1)) & m32
+            else:
+                x0 = (x0 + k0) & m32
+                x1 = (x1 + k1 + np.uint64(block + 1)) & m32
+        return x0, x1
+
+    @numba.njit(inline="always")
+    def words(k0: Any, k1: Any, k2: Any, stream: Any, kind: int, i: int) -> Any:
+        j = np.uint64(i >> 1) | (np.uint64(kind) << np.uint64(31))
+        return threefry(k0, k1, k2, j, stream)
+
+    @numba.njit(inline="always")
+    def uniform1(k0: Any, k1: Any, k2: Any, stream: Any, i: int) -> Any:
+        w0, w1 = words(k0, k1, k2, stream, 0, i)
+        w = w1 if i & 1 else w0
+        return f32(np.int64(w >> np.uint64(8))) * two_m24
+
+    @numba.njit(inline="always")
+    def bit_length(v: int) -> int:
+        n = 0
+        while v > 0:
+            v >>= 1
+            n += 1
+        return n
+
+    @numba.njit(inline="always")
+    def log_u01(w: Any) -> Any:
+        v = np.int64(w) + 1  # in [1, 2**32]
+        length = bit_length(v)
+        d = length - 24
+        s = d if d > 0 else 0
+        t = s - d
+        mant = (v >> s) << t
+        pow2s = np.int64(1) << s
+        rem = v & (pow2s - 1)
+        big = 1 if mant > sqrt2_mant else 0
+        base = np.int64(big + 1) << 23
+        e = f32(length + big - 33)
+        num = f32(mant - base) + f32(rem) / f32(pow2s)
+        sr = num / (num + f32(base << 1))
+        s2 = sr + sr
+        z = sr * sr
+        p = z * lp[0] + lp[1]
+        p = p * z + lp[2]
+        p = p * z + lp[3]
+        p = p * z + lp[4]
+        log_g = s2 + s2 * (z * p)
+        return e * ln2_hi + (e * ln2_lo + log_g)
+
+    @numba.njit(inline="always")
+    def sqrt_(x: Any) -> Any:
+        y = x * f32(2.0**-8)
+        scale = f32(16.0)
+        for step in (16, 8, 4, 2, 1):
+            if y < f32(4.0**-step):
+                y = y * f32(4.0**step)
+                scale = scale * f32(2.0**-step)
+        r = y * sq1 + sq0
+        for _ in range(3):
+            r = (r + y / r) * half
+        return r * scale if x > zero else zero
+
+    @numba.njit(inline="always")
+    def normal1(k0: Any, k1: Any, k2: Any, stream: Any, i: int) -> Any:
+        w0, w1 = words(k0, k1, k2, stream, 1, i)
+        radius = sqrt_(minus_two * log_u01(w0))
+        k = np.int64(w1 >> np.uint64(8))
+        quadrant = k >> 22
+        r = k & 0x3FFFFF
+        flip = r > 0x200000
+        if flip:
+            r = 0x400000 - r
+        t = f32(r) * two_m21
+        z = t * t
+        sin_p = z * sc[0] + sc[1]
+        sin_p = sin_p * z + sc[2]
+        sin_p = sin_p * z + sc[3]
+        sin_p = sin_p * z + sc[4]
+        sin_p = sin_p * t
+        cos_p = z * cc[0] + cc[1]
+        cos_p = cos_p * z + cc[2]
+        cos_p = cos_p * z + cc[3]
+        cos_p = cos_p * z + cc[4]
+        cos_p = cos_p * z + cc[5]
+        cos_q, sin_q = (sin_p, cos_p) if flip else (cos_p, sin_p)
+        odd = (quadrant & 1) == 1
+        cos_a, sin_a = (sin_q, cos_q) if odd else (cos_q, sin_q)
+        if i & 1:
+            return radius * (-sin_a if quadrant >= 2 else sin_a)
+        return radius * (-cos_a if quadrant == 1 or quadrant == 2 else cos_a)
+
+    @numba.njit(nogil=True)
+    def uniform_flat(k0, k1, k2, stream, start, out):  # out: float32 (n,)
+        for i in range(out.shape[0]):
+            out[i] = uniform1(k0, k1, k2, stream, start + i)
+
+    @numba.njit(nogil=True)
+    def normal_flat(k0, k1, k2, stream, start, out):
+        for i in range(out.shape[0]):
+            out[i] = normal1(k0, k1, k2, stream, start + i)
+
+    @numba.njit(inline="always")
+    def np_max(a: Any, b: Any) -> Any:  # numpy.maximum on scalars (NaN propagates)
+        return a if (a >= b or a != a) else b
+
+    @numba.njit(inline="always")
+    def np_min(a: Any, b: Any) -> Any:
+        return a if (a <= b or a != a) else b
+
+    @numba.njit(inline="always")
+    def fill_uniform(out, base, count, depth, b, k0, k1, k2, stream, lo, hi, mean, sigma):
+        """``count`` pixels of uniform fill at flat element offset ``base`` of ``out``."""
+        for c in range(count):
+            for d in range(depth):
+                i = base + c * depth + d
+                u = uniform1(k0, k1, k2, stream, i)
+                out[i] = u * (hi[b, d] - lo[b, d]) + lo[b, d]
+
+    @numba.njit(inline="always")
+    def fill_gaussian(out, base, count, depth, b, k0, k1, k2, stream, lo, hi, mean, sigma):
+        """``count`` pixels of Gaussian fill at flat element offset ``base`` of ``out``."""
+        for c in range(count):
+            for d in range(depth):
+                i = base + c * depth + d
+                z = normal1(k0, k1, k2, stream, i)
+                out[i] = np_min(np_max(z * sigma[b, d] + mean[b, d], lo[b, d]), hi[b, d])
+
+    def make_glimpse(fill_span: Any) -> Any:
+        # One kernel per fill kind: each compiles only its own sampler (the first call of
+        # a kind pays its compilation, several seconds for the normal sampler).
+        @numba.njit(nogil=True)
+        def glimpse(image, shape, sy, sx, k0, k1, k2, stream, lo, hi, mean, sigma, out,
+                    t0, t1):
+            """Paste windows and fill the rest, output rows ``t0 .. t1-1`` of ``B * h``.
+
+            ``image`` and ``out`` are flat C-order views of ``(B, H, W, D)`` and
+            ``(B, h, w, D)``; ``shape`` is ``(h, w, H, W, D)``. ``lo``/``hi``/``mean``/
+            ``sigma`` are float32 ``(B, D)``.
+            """
+            h, w, height, width, depth = shape
+            for t in range(t0, t1):
+                b = t // h
+                r = t - b * h
+                y = sy[b] + r
+                x0 = sx[b]
+                base = t * w * depth
+                c0 = min(max(0, -x0), w)
+                c1 = max(min(w, width - x0), c0)
+                if y < 0 or y >= height or c0 == c1:
+                    fill_span(out, base, w, depth, b, k0, k1, k2, stream, lo, hi, mean, sigma)
+                    continue
+                if c0 > 0:
+                    fill_span(out, base, c0, depth, b, k0, k1, k2, stream, lo, hi, mean,
+                              sigma)
+                src = ((b * height + y) * width + x0 + c0) * depth
+                n = (c1 - c0) * depth
+                out[base + c0 * depth:base + c0 * depth + n] = image[src:src + n]
+                if c1 < w:
+                    fill_span(out, base + c1 * depth, w - c1, depth, b, k0, k1, k2, stream,
+                              lo, hi, mean, sigma)
+        return glimpse
+
+    @numba.njit(nogil=True, cache=True)
+    def pairwise(x, mean, square, out, b0, b1):
+        """``_portable.pairwise_mean`` of ``x`` (or of ``(x - mean)**2`` when ``square``):
+        the same zero-padded halving tree, one batch element per thread."""
+        n, depth = x.shape[1], x.shape[2]
+        width = 1
+        while width < n:
+            width *= 2
+        for b in range(b0, b1):
+            half_w = width // 2
+            buf = np.empty((max(half_w, 1), depth), dtype=np.float32)
+            if width == 1:
+                for d in range(depth):
+                    v = x[b, 0, d]
+                    if square:
+                        v = (v - mean[b, 0, d]) * (v - mean[b, 0, d])
+                    buf[0, d] = v
+            else:
+                for k in range(half_w):
+                    for d in range(depth):
+                        a = x[b, k, d]
+                        if square:
+                            a = (a - mean[b, 0, d]) * (a - mean[b, 0, d])
+                        if k + half_w < n:
+                            c = x[b, k + half_w, d]
+                            if square:
+                                c = (c - mean[b, 0, d]) * (c - mean[b, 0, d])
+                        else:
+                            c = zero
+                        buf[k, d] = a + c
+                wd = half_w
+                while wd > 1:
+                    wd //= 2
+                    for k in range(wd):
+                        for d in range(depth):
+                            buf[k, d] = buf[k, d] + buf[k + wd, d]
+            for d in range(depth):
+                out[b, 0, d] = buf[0, d] / f32(n)
+
+    return {"uniform_flat": uniform_flat, "normal_flat": normal_flat,
+            "uniform": make_glimpse(fill_uniform), "gaussian": make_glimpse(fill_gaussian),
+            "pairwise": pairwise}
+
+
+def _stream_args(seed: int, stream: int) -> tuple[Any, ...]:
+    import numpy as np
+
+    k0, k1, k2 = _keys(R._check_seed(seed))
+    return np.uint64(k0), np.uint64(k1), np.uint64(k2), np.uint64(R._check_stream(stream))
+
+
+def uniform_numba(size: int, seed: int, *, stream: int = 0, start: int = 0) -> Any:
+    """Flat ``_random.uniform`` elements ``start .. start+size-1`` (numba; for tests)."""
+    import numpy as np
+
+    out = np.empty(size, np.float32)
+    _load()["uniform_flat"](*_stream_args(seed, stream), start, out)
+    return out
+
+
+def standard_normal_numba(size: int, seed: int, *, stream: int = 0, start: int = 0) -> Any:
+    """Flat ``_random.standard_normal`` elements ``start .. start+size-1`` (numba)."""
+    import numpy as np
+
+    out = np.empty(size, np.float32)
+    _load()["normal_flat"](*_stream_args(seed, stream), start, out)
+    return out
+
+
+def pairwise_mean_numba(x: Any, mean: Any = None) -> Any:
+    """``_portable.pairwise_mean(np, x)`` — or of ``(x - mean)**2`` — for float32
+    ``(B, N, D)`` C-contiguous NumPy ``x`` (``N >= 1``), as ``(B, 1, D)``."""
+    import numpy as np
+
+    out = np.empty((x.shape[0], 1, x.shape[2]), np.float32)
+    square = mean is not None
+    m = mean if square else out
+    from .numba_kernels import run_split
+
+    def part(b0: int, b1: int) -> None:
+        _load()["pairwise"](x, m, square, out, b0, b1)
+
+    run_split(part, x.shape[0], x.size)
+    return out
+
+
+def glimpse_numba(image: Any, sy: Any, sx: Any, noise: str, seed: int, stream: int,
+                  lo: Any, hi: Any, mean: Any, sigma: Any, out: Any) -> None:
+    """Fill ``out`` (float32 ``(B, h, w, D)``) from float32 ``image`` ``(B, H, W, D)``:
+    window at integer starts ``sy``/``sx`` (int64 ``(B,)``), fill elsewhere. ``lo``,
+    ``hi``, ``mean``, ``sigma``: float32 ``(B, D)`` (unused ones may be any such array)."""
+    if noise not in ("uniform", "gaussian"):
+        raise ValueError(f"noise must be 'uniform' or 'gaussian' here, got {noise!r}")
+    _, h, w, depth = out.shape
+    shape = (h, w, image.shape[1], image.shape[2], depth)
+    # Work estimate: a copied element ~1, a random one ~50 (Threefry + sampler).
+    n_fill = _fill_count(sy, sx, h, w, image.shape[1], image.shape[2])
+    work = out.size + 50 * n_fill * depth
+    kernel = _load()[noise]
+    args = (image.reshape(-1), shape, sy, sx, *_stream_args(seed, stream), lo, hi, mean,
+            sigma, out.reshape(-1))
+
+    def part(t0: int, t1: int) -> None:
+        kernel(*args, t0, t1)
+
+    from .numba_kernels import run_split
+
+    # Parallel over (batch, output row); a thread wake-up only pays for a large fill.
+    run_split(part, out.shape[0] * h, work if work > PARALLEL_WORK else 0)
+
+
+#: Estimated work (elements) above which the glimpse kernel runs on several threads.
+PARALLEL_WORK = 2**21
+
+
+def _fill_count(sy: Any, sx: Any, h: int, w: int, height: int, width: int) -> int:
+    """Number of out-of-image pixels over all glimpses."""
+    import numpy as np
+
+    rows = np.clip(np.minimum(sy + h, height) - np.maximum(sy, 0), 0, None)
+    cols = np.clip(np.minimum(sx + w, width) - np.maximum(sx, 0), 0, None)
+    return int(sy.shape[0] * h * w - np.sum(rows * cols))
+
+
