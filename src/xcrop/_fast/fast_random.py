@@ -25,10 +25,10 @@ positions gives the generic path's bits at those positions.
 
 from __future__ import annotations
 
-import os
 from typing import Any
 
 from .. import _random as R
+from .numba_kernels import LazyKernels
 
 __all__ = [
     "glimpse_numba",
@@ -118,27 +118,6 @@ def standard_normal_at(indices: Any, seed: int, *, stream: int = 0) -> Any:
 # ----------------------------------------------------------------------------
 # numba kernels
 # ----------------------------------------------------------------------------
-
-_kernels: Any = None
-_failed = False
-
-
-def numba_available() -> bool:
-    """numba importable and not disabled by ``XCROP_NO_NUMBA``."""
-    if os.environ.get("XCROP_NO_NUMBA", "").strip() not in ("", "0"):
-        return False
-    return _load() is not None
-
-
-def _load() -> Any:
-    global _kernels, _failed
-    if _kernels is None and not _failed:
-        try:
-            _kernels = _compile()
-        except ImportError:  # numba missing: the NumPy producers serve
-            _failed = True
-    return _kernels
-
 
 def _compile() -> Any:
     import numba
@@ -389,6 +368,11 @@ def _compile() -> Any:
             "uniform": make_glimpse(fill_uniform), "gaussian": make_glimpse(fill_gaussian),
             "pairwise": pairwise}
 
+
+
+_KERNELS = LazyKernels(_compile)
+numba_available = _KERNELS.available
+_load = _KERNELS.get
 
 def _stream_args(seed: int, stream: int) -> tuple[Any, ...]:
     import numpy as np

@@ -18,29 +18,37 @@ from __future__ import annotations
 
 import itertools
 import os
+import threading
+from collections.abc import Callable
 from typing import Any
 
-__all__ = ["any_tiny", "available", "crop", "run_split"]
+__all__ = ["LazyKernels", "any_tiny", "available", "crop", "run_split"]
 
-_kernels: Any = None
-_failed = False
+class LazyKernels:
+    """numba kernels compiled on first use (once, under a lock: concurrent first calls
+    must not compile twice); permanently unavailable when numba is missing or fails, so
+    the array paths serve. ``XCROP_NO_NUMBA=1`` (read per call) switches them off."""
 
+    def __init__(self, compile_kernels: Callable[[], Any]) -> None:
+        self._compile = compile_kernels
+        self._kernels: Any = None
+        self._failed = False
+        self._lock = threading.Lock()
 
-def available() -> bool:
-    """numba importable and not disabled by ``XCROP_NO_NUMBA``."""
-    if os.environ.get("XCROP_NO_NUMBA", "").strip() not in ("", "0"):
-        return False
-    return _load() is not None
+    def get(self) -> Any:
+        if self._kernels is None and not self._failed:
+            with self._lock:
+                if self._kernels is None and not self._failed:
+                    try:
+                        self._kernels = self._compile()
+                    except Exception:  # numba missing or broken: the array paths serve
+                        self._failed = True
+        return self._kernels
 
-
-def _load() -> Any:
-    global _kernels, _failed
-    if _kernels is None and not _failed:
-        try:
-            _kernels = _compile()
-        except Exception:  # numba missing or broken: the array paths serve
-            _failed = True
-    return _kernels
+    def available(self) -> bool:
+        if os.environ.get("XCROP_NO_NUMBA", "").strip() not in ("", "0"):
+            return False
+        return self.get() is not None
 
 
 def _compile() -> Any:
@@ -141,6 +149,11 @@ def _compile() -> Any:
 
     return make_bilinear(_ftz), make_bilinear(_same), nearest, any_tiny
 
+
+
+_KERNELS = LazyKernels(_compile)
+available = _KERNELS.available
+_load = _KERNELS.get
 
 def crop(pixels: Any, plan: Any, method: str, fill: float, flush_nearest: bool,
          out: Any, unflushed_ok: bool = False) -> None:
