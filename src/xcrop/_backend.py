@@ -132,25 +132,41 @@ def python_int_pair(name: str, value: object, backend: Backend) -> tuple[int, in
     Raises ``TypeError`` for non-integers (including bool) and ``ValueError`` for the
     wrong number of elements.
     """
+    h, w = python_ints(name, value, backend, ("height", "width"))
+    return h, w
+
+
+def python_ints(name: str, value: object, backend: Backend,
+                fields: tuple[str, ...]) -> tuple[int, ...]:
+    """An integer argument with one element per name in ``fields`` (e.g. ``crop_size``:
+    height, width; ``image_shape``: batch, height, width, depth) as Python ints.
+
+    Accepts a list/tuple of integers or a 1-D integer array. Raises ``TypeError`` for
+    anything else, for non-integers (including bool and floats) and for a non-integer
+    array dtype (:class:`UnsupportedDTypeError`), ``ValueError`` for the wrong number of
+    elements.
+    """
+    count, labels = len(fields), ", ".join(fields)
     if is_array(value):
         arr = as_array(backend, name, value, primary="the image")
         kind = dtype_name(backend.xp, arr.dtype)
         if not kind.startswith(("int", "uint")):
             raise UnsupportedDTypeError(f"{name} must have an integer dtype; got {kind}")
-        if arr.ndim != 1 or arr.shape[0] != 2:
+        if arr.ndim != 1 or arr.shape[0] != count:
             raise InvalidArgumentError(
-                f"{name} must have exactly 2 elements (height, width); "
+                f"{name} must have exactly {count} elements ({labels}); "
                 f"got shape {tuple(arr.shape)}"
             )
-        return int(arr[0]), int(arr[1])
+        return tuple(int(arr[i]) for i in range(count))
     if not isinstance(value, (list, tuple)):
         raise TypeError(
-            f"{name} must be a list/tuple of 2 ints or a 1-D integer array; "
+            f"{name} must be a list/tuple of {count} ints or a 1-D integer array; "
             f"got {type(value).__name__}"
         )
-    if len(value) != 2:
+    if len(value) != count:
         raise InvalidArgumentError(
-            f"{name} must have exactly 2 elements (height, width); got {len(value)}: {value!r}"
+            f"{name} must have exactly {count} elements ({labels}); got {len(value)}: "
+            f"{value!r}"
         )
     out = []
     for v in value:
@@ -160,4 +176,4 @@ def python_int_pair(name: str, value: object, backend: Backend) -> tuple[int, in
             out.append(operator.index(v))
         except TypeError:
             raise TypeError(f"{name} must contain integers; got {value!r}") from None
-    return out[0], out[1]
+    return tuple(out)

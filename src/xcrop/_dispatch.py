@@ -56,7 +56,7 @@ def _generic_crop_chunked(args: CropArgs) -> Any:
 
 
 def run_crop_and_resize(args: CropArgs) -> Any:
-    check_output_size("crop_and_resize", args.output_shape)
+    # The output size was checked by validate_crop_and_resize, before any allocation.
     _ensure_builtins()
     path = _registry.resolve("crop_and_resize", args)
     if path is not None:

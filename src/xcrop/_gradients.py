@@ -13,7 +13,8 @@ from typing import Any
 from array_api_compat import size as array_size
 
 from . import _autodiff
-from ._backend import dtype_name, ieee_quiet, resolve_backend
+from ._backend import dtype_name, ieee_quiet, python_ints, resolve_backend
+from ._config import check_output_size
 from ._coordinates import sample_coordinates
 from ._errors import InvalidArgumentError, UnsupportedDTypeError
 from ._validation import (
@@ -33,6 +34,7 @@ __all__ = ["crop_and_resize_grad_boxes", "crop_and_resize_grad_image"]
 
 Array = Any
 GRAD_DTYPES = ("float16", "float32", "float64")
+_ITEMSIZE = {"float16": 2, "float32": 4, "float64": 8}
 
 
 def _grads_array(backend: Any, grads: object, primary: str) -> Any:
@@ -176,14 +178,8 @@ def crop_and_resize_grad_image(
         g = _grads_array(backend, grads, "grads")
         n, ch, cw, depth = g.shape
         boxes, box_indices = _boxes_and_indices(backend, boxes, box_indices, n, "grads")
-        if isinstance(image_shape, (str, bytes)) or not isinstance(image_shape, Sequence):
-            image_shape = _python_ints(backend, image_shape)
-        if len(image_shape) != 4:
-            raise InvalidArgumentError(
-                f"image_shape must have 4 elements (batch, height, width, depth); got "
-                f"{list(image_shape)!r}"
-            )
-        shape = tuple(int(v) for v in image_shape)
+        shape = python_ints("image_shape", image_shape, backend,
+                            ("batch", "height", "width", "depth"))
         batch, height, width, img_depth = shape
         if batch < 0 or img_depth < 0:
             raise InvalidArgumentError(f"image_shape must be non-negative; got {shape}")
@@ -192,19 +188,14 @@ def crop_and_resize_grad_image(
             raise InvalidArgumentError(
                 f"image_shape depth {img_depth} differs from the depth of grads ({depth})"
             )
+        # The gradient's output is caller-sized: bounded like every other output.
+        check_output_size("crop_and_resize_grad_image", shape, _ITEMSIZE[kind])
         _check_values(backend, boxes, box_indices, batch)
         in_y = sample_coordinates(xp, boxes[:, 0:1], boxes[:, 2:3], height, ch, backend.device)
         in_x = sample_coordinates(xp, boxes[:, 1:2], boxes[:, 3:4], width, cw, backend.device)
         _check_coordinates(xp, boxes, in_y, in_x)
         return _autodiff.image_gradient(xp, backend.name, g, box_indices, in_y, in_x, shape,
                                         method, getattr(xp, kind))
-
-
-def _python_ints(backend: Any, value: object) -> list[int]:
-    arr = backend.xp.asarray(value)
-    if arr.ndim != 1:
-        raise InvalidArgumentError(f"image_shape must be 1-D; got shape {_shape(arr)}")
-    return [int(arr[i]) for i in range(arr.shape[0])]
 
 
 def crop_and_resize_grad_boxes(

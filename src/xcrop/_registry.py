@@ -178,6 +178,10 @@ def register_fast_path(
         raise TypeError("implementation must be callable")
     if predicate is not None and not callable(predicate):
         raise TypeError("predicate must be callable or None")
+    if isinstance(priority, bool) or not isinstance(priority, int):
+        raise TypeError(f"priority must be an int; got {priority!r}")
+    if name is not None and not isinstance(name, str):
+        raise TypeError(f"name must be a str or None; got {name!r}")
     path = FastPath(
         operation=operation,
         backend=backend,
@@ -206,6 +210,10 @@ def unregister_fast_path(path: FastPath) -> None:
         :func:`use_generic` is the supported way to bypass them.
     """
     global _generation
+    if not isinstance(path, FastPath):
+        raise TypeError(
+            f"path must be the FastPath returned by register_fast_path; got {path!r}"
+        )
     with _lock:
         paths = _table.get((path.operation, path.backend), [])
         if path in paths:

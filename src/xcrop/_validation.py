@@ -15,6 +15,7 @@ from array_api_compat import device as array_device
 from array_api_compat import size as array_size
 
 from ._backend import Backend, as_array, dtype_name, is_array, python_int_pair, resolve_backend
+from ._config import check_output_size
 from ._coordinates import sample_coordinates
 from ._errors import BoxIndexError, InvalidArgumentError, UnsupportedDTypeError
 
@@ -263,6 +264,8 @@ def validate_crop_and_resize(
     traced = is_traced(boxes) or is_traced(box_indices)
     if num_boxes and not traced:
         check_box_values(xp, boxes, box_indices, batch)
+    # Before the coordinates: a refused call must not allocate (n, crop) arrays first.
+    check_output_size("crop_and_resize", (num_boxes, crop_height, crop_width, image.shape[3]))
     in_y, in_x = _crop_coordinates(backend, boxes, height, width, crop_height, crop_width)
     if num_boxes and not traced:
         check_coordinates(xp, boxes, in_y, in_x)
