@@ -40,19 +40,37 @@ def _ensure_builtins() -> None:
 
 def _generic_crop_chunked(args: CropArgs) -> Any:
     n, ch, cw, depth = args.output_shape
-    per_box = ch * cw * max(depth, 1) * 4
-    step = max(1, GENERIC_CHUNK_BYTES // per_box)
-    if n <= step:
+    per_row = cw * max(depth, 1) * 4
+    per_box = ch * per_row
+    if n * per_box <= GENERIC_CHUNK_BYTES:
         return _generic_crop.crop_and_resize(args)
     xp = args.backend.xp
+    if per_box > GENERIC_CHUNK_BYTES:
+        # Boxes larger than a chunk are split along their output rows (each row's samples
+        # depend only on its own coordinate), so one huge box is bounded too.
+        rows = max(1, GENERIC_CHUNK_BYTES // per_row)
+        return xp.concat([_crop_rows(args, i, rows) for i in range(n)], axis=0)
+    step = GENERIC_CHUNK_BYTES // per_box
     parts = []
     for i0 in range(0, n, step):
         i1 = min(n, i0 + step)
         parts.append(_generic_crop.crop_and_resize(replace(
-            args, boxes=args.boxes[i0:i1], box_indices=args.box_indices[i0:i1],
-            in_y=args.in_y[i0:i1], in_x=args.in_x[i0:i1],
+            args, boxes=args.boxes[i0:i1, ...], box_indices=args.box_indices[i0:i1],
+            in_y=args.in_y[i0:i1, ...], in_x=args.in_x[i0:i1, ...],
         )))
     return xp.concat(parts, axis=0)
+
+
+def _crop_rows(args: CropArgs, i: int, rows: int) -> Any:
+    """Box ``i`` of a crop, computed ``rows`` output rows at a time."""
+    parts = []
+    for r0 in range(0, args.crop_height, rows):
+        r1 = min(args.crop_height, r0 + rows)
+        parts.append(_generic_crop.crop_and_resize(replace(
+            args, boxes=args.boxes[i:i + 1, ...], box_indices=args.box_indices[i:i + 1],
+            in_y=args.in_y[i:i + 1, r0:r1], in_x=args.in_x[i:i + 1, ...], crop_height=r1 - r0,
+        )))
+    return args.backend.xp.concat(parts, axis=1)
 
 
 def run_crop_and_resize(args: CropArgs) -> Any:
