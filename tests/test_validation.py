@@ -1,4 +1,9 @@
-"""The bad-input matrix of xcrop's four public functions (spec §1.2, §2.1).
+"""The bad-input matrix of xcrop's public functions (spec §1.2, §2.1).
+
+Covers every argument of ``crop_and_resize``, ``extract_glimpse``, their
+``xcrop.compat.v1`` twins, ``crop_and_resize_grad_image``, ``crop_and_resize_grad_boxes``
+(the row tables) and of ``set_max_output_bytes``, ``which_path``, ``register_fast_path``
+and ``unregister_fast_path`` (``OTHER_ROWS``).
 
 Each row of the tables below is one call (keyword arguments; NumPy arrays are converted
 to the backend under test) with the exception class it must raise and a regex its
@@ -85,6 +90,21 @@ def _idx(value: int, dtype: Any = np.int32) -> np.ndarray:
     return np.array([value], dtype=dtype)
 
 
+def _strided(b: Backend, a: np.ndarray) -> Any:
+    """A non-contiguous backend view with ``a``'s values (every other column)."""
+    return b.asarray(np.repeat(a, 2, axis=-2))[..., ::2, :]
+
+
+def _tall(b: Backend) -> Any:
+    """A (1, 2**24 + 1, 1, 2) float32 image that costs no memory: a zero-stride view."""
+    shape = (1, 2**24 + 1, 1, 2)
+    if b.name == "torch":
+        import torch
+
+        return torch.zeros((1, 1, 1, 2)).expand(*shape)
+    return np.broadcast_to(np.zeros((1, 1, 1, 2), F32), shape)
+
+
 @dataclass(frozen=True)
 class Row:
     id: str
@@ -96,6 +116,7 @@ class Row:
     shape: tuple[int, ...] | None = None  # output shape of an accepted row
     only: tuple[str, ...] | None = None  # restrict to these backends
     xfail: dict[str, str] = field(default_factory=dict)  # backend name -> reason
+    out_dtype: str = "float32"  # dtype of an accepted row's result
 
 
 FUNCTIONS: dict[str, Callable[..., Any]] = {
@@ -103,7 +124,12 @@ FUNCTIONS: dict[str, Callable[..., Any]] = {
     "v1.crop": v1.crop_and_resize,
     "glimpse": xcrop.extract_glimpse,
     "v1.glimpse": v1.extract_glimpse,
+    "grad_image": xcrop.crop_and_resize_grad_image,
+    "grad_boxes": xcrop.crop_and_resize_grad_boxes,
 }
+#: The argument whose library and device the result must have.
+PRIMARY = {"crop": "image", "v1.crop": "image", "glimpse": "input", "v1.glimpse": "input",
+           "grad_image": "grads", "grad_boxes": "image"}
 CROPS = ("crop", "v1.crop")
 GLIMPSES = ("glimpse", "v1.glimpse")
 
@@ -343,6 +369,56 @@ CROP_ROWS = [
     crop("ok: extrapolation_value int", None, extrapolation_value=-1, shape=(1, 2, 3, 2)),
     crop("ok: v1 box_ind", None, box_indices=OMIT, box_ind=INDICES, fns=("v1.crop",),
          shape=(1, 2, 3, 2)),
+    # --- more types per argument: complex, 0-d, Python scalars, uint wrap-around
+    crop("image complex128", UDT, r"\bimage\b dtype complex128 is not supported",
+         image=IMAGE.astype(np.complex128)),
+    crop("image too tall (> 2**24)", IAE, r"\bimage\b height and width must be at most 2\*\*24",
+         image=Lazy(_tall), boxes=_box(0, 0, 1, 1), box_indices=_idx(0),
+         only=("numpy", "torch")),
+    crop("boxes complex64", UDT, r"\bboxes\b must have a real floating dtype",
+         boxes=BOXES.astype(np.complex64)),
+    crop("boxes 0-d array", IAE, r"\bboxes\b must be 2-D", boxes=np.array(0.5, F32)),
+    crop("boxes Python float", IAE, r"\bboxes\b must be 2-D", boxes=0.5),
+    crop("box_indices complex", UDT, r"\bbox_indices\b must have an integer dtype",
+         box_indices=INDICES.astype(np.complex64)),
+    crop("box_indices Python int", IAE, r"\bbox_indices\b must be 1-D", box_indices=1),
+    crop("box index uint32 max", BIE, OUTSIDE + r": box_indices\[0\] = 4294967295",
+         box_indices=_idx(2**32 - 1, np.uint32)),
+    # 2**64 - 1 does not fit int64: it must still be refused, whatever it wraps to.
+    crop("box index uint64 max", BIE, OUTSIDE, box_indices=_idx(2**64 - 1, np.uint64)),
+    crop("box index int64 min", BIE, OUTSIDE, box_indices=_idx(-(2**63), np.int64)),
+    crop("box float32 max (extent overflows)", IAE, r"\bboxes\b\[0\].*overflows",
+         boxes=_box(-3.4028235e38, 0, 3.4028235e38, 1)),
+    # CVE-2022-23587 (TF integer overflow in the output size): refused by the output limit.
+    # Not (2**31 - 1, 2**31 - 1): validation allocates the (n, crop) sample coordinates
+    # before the limit is checked, 8 GiB per axis there (see test_reliability.py).
+    crop("crop_size 2**22 x 2**22", xcrop.OutputTooLargeError,
+         r"crop_and_resize output of shape \(1, 4194304, 4194304, 2\)",
+         crop_size=(2**22, 2**22)),
+    crop("crop_size 2**63", IAE, r"\bcrop_size\b must fit in int32", crop_size=(2**63, 1)),
+    crop("crop_size int64 array > int32", IAE, r"\bcrop_size\b must fit in int32",
+         crop_size=np.array([2**40, 1], np.int64)),
+    crop("crop_size complex array", UDT, r"\bcrop_size\b must have an integer dtype",
+         crop_size=np.array([2, 3], np.complex64)),
+    crop("crop_size negative int array", IAE, r"\bcrop_size\b must be positive",
+         crop_size=np.array([-2, 3], np.int32)),
+    crop("crop_size list of lists", TypeError, r"\bcrop_size\b", crop_size=[[2], [3]]),
+    crop("method int", IAE, r"\bmethod\b must be one of", method=0),
+    crop("method bytes", IAE, r"\bmethod\b must be one of", method=b"bilinear"),
+    crop("extrapolation_value 1-d array", TypeError, r"\bextrapolation_value\b",
+         extrapolation_value=np.zeros(2, F32)),
+    # --- accepted: non-contiguous, read-only (the NumPy adapter's arrays are), scalars
+    crop("ok: non-contiguous image, boxes, indices", None,
+         image=Lazy(lambda b: _strided(b, IMAGE)),
+         boxes=Lazy(lambda b: b.asarray(np.repeat(BOXES, 2, axis=0))[::2, :]),
+         box_indices=Lazy(lambda b: b.asarray(np.repeat(INDICES, 2))[::2]), shape=(1, 2, 3, 2)),
+    crop("ok: extrapolation_value NaN", None, extrapolation_value=float("nan"),
+         shape=(1, 2, 3, 2)),
+    crop("ok: extrapolation_value 0-d array", None,
+         extrapolation_value=np.array(1.5, F32), shape=(1, 2, 3, 2), only=("numpy",)),
+    crop("ok: every image dtype (int64)", None, image=IMAGE.astype(np.int64), shape=(1, 2, 3, 2)),
+    crop("ok: image uint16", None, image=IMAGE.astype(np.uint16), shape=(1, 2, 3, 2)),
+    crop("ok: box y1 == y2 (zero height)", None, boxes=_box(0.5, 0, 0.5, 1), shape=(1, 2, 3, 2)),
 ]
 
 # ---------------------------------------------------------------------------------------
@@ -451,6 +527,182 @@ GLIMPSE_ROWS = [
     glimpse("ok: noise ''", None, noise="", fns=("glimpse",), shape=(2, 3, 3, 2)),
     glimpse("ok: v1 uniform_noise=True, noise ''", None, noise="", fns=("v1.glimpse",),
             shape=(2, 3, 3, 2)),
+    # --- more types per argument
+    glimpse("input complex64", UDT, r"\binput\b must be float32",
+            input=IMAGE.astype(np.complex64)),
+    glimpse("input bool", UDT, r"\binput\b must be float32", input=IMAGE > 3),
+    glimpse("input Python float", TypeError, r"\binput\b must be an array", input=1.0),
+    glimpse("input too tall (> 2**24)", IAE, r"\binput\b height and width must be at most",
+            input=Lazy(_tall), offsets=np.zeros((1, 2), F32), only=("numpy", "torch")),
+    glimpse("offsets complex", UDT, r"\boffsets\b must have a real floating dtype",
+            offsets=OFFSETS.astype(np.complex64)),
+    glimpse("offsets bool", UDT, r"\boffsets\b must have a real floating dtype",
+            offsets=OFFSETS > 0),
+    glimpse("offsets 0-d array", IAE, r"\boffsets\b must be 2-D", offsets=np.array(0.0, F32)),
+    glimpse("offsets Python float", IAE, r"\boffsets\b must be 2-D", offsets=0.0),
+    glimpse("offsets string", TypeError, r"\boffsets\b", offsets="0 0"),
+    glimpse("size int32 max", xcrop.OutputTooLargeError,
+            r"extract_glimpse output of shape \(2, 2147483647, 2147483647, 2\)",
+            size=(2**31 - 1, 2**31 - 1)),
+    glimpse("size 2**63", IAE, r"\bsize\b must fit in int32", size=(1, 2**63)),
+    glimpse("size 0-d array", IAE, r"\bsize\b must have exactly 2 elements",
+            size=np.array(3, np.int32)),
+    glimpse("size bool array", UDT, r"\bsize\b must have an integer dtype",
+            size=np.array([True, True])),
+    glimpse("size negative int array", IAE, r"\bsize\b must be non-negative",
+            size=np.array([3, -3], np.int64)),
+    glimpse("size bare int", TypeError, r"\bsize\b must be a list/tuple", size=3),
+    glimpse("centered array", TypeError, r"\bcentered\b must be a bool",
+            centered=np.array([True])),
+    glimpse("noise int", IAE, r"\bnoise\b must be one of", noise=0, fns=("glimpse",)),
+    glimpse("seed numpy float", TypeError, r"\bseed\b must be None or a non-negative int",
+            seed=np.float64(1.0)),
+    # --- accepted
+    glimpse("ok: non-contiguous input", None, input=Lazy(lambda b: _strided(b, IMAGE)),
+            shape=(2, 3, 3, 2)),
+    glimpse("ok: size (0, 0)", None, size=(0, 0), shape=(2, 0, 0, 2)),
+    glimpse("ok: size larger than the image", None, size=(9, 11), noise="zero",
+            fns=("glimpse",), shape=(2, 9, 11, 2)),
+    glimpse("ok: seed NumPy int", None, seed=np.int64(5), shape=(2, 3, 3, 2)),
+    glimpse("ok: offsets inf", None, offsets=np.full((2, 2), np.inf, F32), noise="zero",
+            fns=("glimpse",), shape=(2, 3, 3, 2)),
+]
+
+# ---------------------------------------------------------------------------------------
+# crop_and_resize_grad_image / crop_and_resize_grad_boxes
+# ---------------------------------------------------------------------------------------
+
+GRADS = np.ones((1, 2, 3, 2), F32)  # one box, 2x3 crop, depth 2 (IMAGE's)
+
+
+def grad_image(id: str, exc: type[BaseException] | None, match: str = "", *,
+               shape: tuple[int, ...] | None = None, only: tuple[str, ...] | None = None,
+               xfail: dict[str, str] | None = None, out_dtype: str = "float32",
+               **overrides: Any) -> Row:
+    kwargs = {"grads": GRADS, "boxes": BOXES, "box_indices": INDICES,
+              "image_shape": IMAGE.shape}
+    kwargs.update(overrides)
+    return Row(id, kwargs, exc, match, ("grad_image",), False, shape, only, xfail or {},
+               out_dtype)
+
+
+def grad_boxes(id: str, exc: type[BaseException] | None, match: str = "", *,
+               shape: tuple[int, ...] | None = None, only: tuple[str, ...] | None = None,
+               xfail: dict[str, str] | None = None, **overrides: Any) -> Row:
+    kwargs = {"grads": GRADS, "image": IMAGE, "boxes": BOXES, "box_indices": INDICES}
+    kwargs.update(overrides)
+    return Row(id, kwargs, exc, match, ("grad_boxes",), False, shape, only, xfail or {})
+
+
+GRAD_ROWS = [
+    # --- grads (both functions)
+    *(f(f"{f.__name__}: grads rank 3", IAE, r"\bgrads\b must be 4-D", grads=GRADS[0])
+      for f in (grad_image, grad_boxes)),
+    *(f(f"{f.__name__}: grads int32", UDT, r"\bgrads\b must have a real floating dtype",
+        grads=GRADS.astype(np.int32)) for f in (grad_image, grad_boxes)),
+    *(f(f"{f.__name__}: grads complex", UDT, r"\bgrads\b must have a real floating dtype",
+        grads=GRADS.astype(np.complex64)) for f in (grad_image, grad_boxes)),
+    grad_image("grad_image: grads None", TypeError, r"\bgrads\b", grads=None),
+    grad_image("grad_image: grads nested list", TypeError, r"\bgrads\b must be an array",
+               grads=GRADS.tolist()),
+    grad_boxes("grad_boxes: grads None", TypeError, r"\bgrads\b", grads=None),
+    *(f(f"{f.__name__}: grads crop height 0", IAE, r"crop dimensions must be positive: "
+        r"\bgrads\b", grads=np.ones((1, 0, 3, 2), F32)) for f in (grad_image, grad_boxes)),
+    # --- boxes, box_indices (both functions)
+    *(f(f"{f.__name__}: boxes rank 1", IAE, r"\bboxes\b must be 2-D", boxes=BOXES[0])
+      for f in (grad_image, grad_boxes)),
+    *(f(f"{f.__name__}: boxes 2 rows for 1 grads", IAE, r"\bboxes\b must have one row per",
+        boxes=np.zeros((2, 4), F32)) for f in (grad_image, grad_boxes)),
+    *(f(f"{f.__name__}: boxes int32", UDT, r"\bboxes\b must have a real floating dtype",
+        boxes=BOXES.astype(np.int32)) for f in (grad_image, grad_boxes)),
+    *(f(f"{f.__name__}: box NaN", IAE, r"\bboxes\b must be finite",
+        boxes=_box(0, np.nan, 1, 1)) for f in (grad_image, grad_boxes)),
+    *(f(f"{f.__name__}: box inf", IAE, r"\bboxes\b must be finite",
+        boxes=_box(0, 0, np.inf, 1)) for f in (grad_image, grad_boxes)),
+    *(f(f"{f.__name__}: box extent overflows", IAE, r"\bboxes\b\[0\].*overflows",
+        boxes=_box(-3e38, 0, 3e38, 1)) for f in (grad_image, grad_boxes)),
+    *(f(f"{f.__name__}: box_indices float", UDT, r"\bbox_indices\b must have an integer",
+        box_indices=INDICES.astype(F32)) for f in (grad_image, grad_boxes)),
+    *(f(f"{f.__name__}: box_indices bool", UDT, r"\bbox_indices\b must have an integer",
+        box_indices=np.array([True])) for f in (grad_image, grad_boxes)),
+    *(f(f"{f.__name__}: box_indices 2 entries", IAE, r"\bbox_indices\b must be 1-D with one",
+        box_indices=np.array([0, 1], np.int32)) for f in (grad_image, grad_boxes)),
+    *(f(f"{f.__name__}: box index == B", BIE, OUTSIDE, box_indices=_idx(2))
+      for f in (grad_image, grad_boxes)),
+    *(f(f"{f.__name__}: box index -1", BIE, OUTSIDE, box_indices=_idx(-1))
+      for f in (grad_image, grad_boxes)),
+    *(f(f"{f.__name__}: box index uint64 max", BIE, OUTSIDE,
+        box_indices=_idx(2**64 - 1, np.uint64)) for f in (grad_image, grad_boxes)),
+    *(f(f"{f.__name__}: boxes of another library", TypeError, r"\bboxes\b is a \w+ array",
+        boxes=Other(BOXES)) for f in (grad_image, grad_boxes)),
+    *(f(f"{f.__name__}: boxes on another device", IAE, r"\bboxes\b is on device",
+        boxes=Lazy(lambda b: b.xp.asarray(BOXES)), only=("array_api_strict",))
+      for f in (grad_image, grad_boxes)),
+    # --- grad_image: image_shape, method, dtype
+    grad_image("grad_image: image_shape 3 elements", IAE,
+               r"\bimage_shape\b must have exactly 4 elements", image_shape=(2, 5, 7)),
+    grad_image("grad_image: image_shape H=0", IAE, r"image height and width must be positive",
+               image_shape=(2, 0, 7, 2)),
+    grad_image("grad_image: image_shape negative batch", IAE,
+               r"\bimage_shape\b must be non-negative", image_shape=(-1, 5, 7, 2)),
+    grad_image("grad_image: image_shape depth differs", IAE, r"\bimage_shape\b depth 3",
+               image_shape=(2, 5, 7, 3)),
+    grad_image("grad_image: image_shape H > 2**24", IAE, r"at most 2\*\*24",
+               image_shape=(2, 2**24 + 1, 7, 2)),
+    grad_image("grad_image: image_shape 2-D array", IAE,
+               r"\bimage_shape\b must have exactly 4 elements .* got shape \(1, 4\)",
+               image_shape=np.array([[2, 5, 7, 2]], np.int32)),
+    grad_image("grad_image: image_shape None", TypeError, r"\bimage_shape\b", image_shape=None),
+    grad_image("grad_image: image_shape string", TypeError, r"\bimage_shape\b",
+               image_shape="2572"),
+    grad_image("grad_image: image_shape floats", TypeError, r"\bimage_shape\b",
+               image_shape=(2.0, 5.5, 7.0, 2.0)),
+    grad_image("grad_image: image_shape bools", TypeError, r"\bimage_shape\b",
+               image_shape=(True, True, True, True)),
+    grad_image("grad_image: image_shape float array", UDT, r"\bimage_shape\b",
+               image_shape=np.array([2, 5, 7, 2], F32)),
+    grad_image("grad_image: method bicubic", IAE, r"\bmethod\b must be one of",
+               method="bicubic"),
+    grad_image("grad_image: method None", IAE, r"\bmethod\b must be one of", method=None),
+    *(grad_image(f"grad_image: dtype {d!r}", UDT, r"\bdtype\b must be float16, float32 or",
+                 dtype=d) for d in ("int32", "uint8", "bfloat16", "complex64")),
+    grad_image("grad_image: dtype None", UDT, r"\bdtype\b must be float16", dtype=None),
+    grad_image("grad_image: dtype np.int32", UDT, r"\bdtype\b must be float16",
+               dtype=Lazy(lambda b: b.xp.int32)),
+    grad_image("grad_image: grads of another library", TypeError, r"\bboxes\b is a \w+ array",
+               grads=Other(GRADS)),
+    # --- grad_boxes: image
+    grad_boxes("grad_boxes: image rank 3", IAE, r"\bimage\b must be 4-D", image=IMAGE[0]),
+    grad_boxes("grad_boxes: image bool", UDT, r"\bimage\b dtype bool is not supported",
+               image=IMAGE > 3),
+    grad_boxes("grad_boxes: image uint32", UDT, r"\bimage\b dtype uint32 is not supported",
+               image=IMAGE.astype(np.uint32)),
+    grad_boxes("grad_boxes: image list", TypeError, r"\bimage\b must be an array",
+               image=IMAGE.tolist()),
+    grad_boxes("grad_boxes: image W=0", IAE, r"image height and width must be positive",
+               image=np.zeros((2, 5, 0, 2), F32)),
+    grad_boxes("grad_boxes: grads depth differs", IAE, r"\bgrads\b depth 3",
+               grads=np.ones((1, 2, 3, 3), F32)),
+    grad_boxes("grad_boxes: grads of another library", TypeError,
+               r"\bgrads\b is a \w+ array but image", grads=Other(GRADS)),
+    # --- accepted
+    grad_image("ok: grad_image float64", None, dtype="float64", shape=IMAGE.shape,
+               out_dtype="float64"),
+    grad_image("ok: grad_image dtype object", None, dtype=Lazy(lambda b: b.xp.float32),
+               shape=IMAGE.shape),
+    grad_image("ok: grad_image image_shape int array", None,
+               image_shape=np.array(IMAGE.shape, np.int64), shape=IMAGE.shape),
+    grad_image("ok: grad_image nearest", None, method="nearest", shape=IMAGE.shape),
+    grad_image("ok: grad_image no boxes", None, grads=np.ones((0, 2, 3, 2), F32),
+               boxes=np.zeros((0, 4), F32), box_indices=np.zeros(0, np.int32),
+               shape=IMAGE.shape),
+    grad_image("ok: grad_image non-contiguous grads", None,
+               grads=Lazy(lambda b: _strided(b, GRADS)), shape=IMAGE.shape),
+    grad_boxes("ok: grad_boxes uint8 image", None, image=IMAGE.astype(np.uint8), shape=(1, 4)),
+    grad_boxes("ok: grad_boxes non-contiguous image", None,
+               image=Lazy(lambda b: _strided(b, IMAGE)), shape=(1, 4)),
+    grad_boxes("ok: grad_boxes float16 grads", None, grads=GRADS.astype(np.float16),
+               shape=(1, 4), only=("numpy", "torch")),
 ]
 
 # ---------------------------------------------------------------------------------------
@@ -485,7 +737,7 @@ def _call(row: Row, fn_name: str, b: Backend) -> Any:
     return FUNCTIONS[fn_name](**kwargs)
 
 
-ALL_ROWS = CROP_ROWS + GLIMPSE_ROWS
+ALL_ROWS = CROP_ROWS + GLIMPSE_ROWS + GRAD_ROWS
 
 
 def test_row_ids_unique() -> None:
@@ -501,10 +753,10 @@ def test_row_ids_unique() -> None:
 def test_matrix(row: Row, fn_name: str, b: Backend) -> None:
     with b.adapter.active():
         if row.exc is None:
-            first = _resolve(row.kwargs["image" if "crop" in fn_name else "input"], b)
+            first = _resolve(row.kwargs[PRIMARY[fn_name]], b)
             out = b.check_result(_call(row, fn_name, b), first)
             assert out.shape == row.shape
-            assert out.dtype == np.float32
+            assert out.dtype == np.dtype(row.out_dtype)
             return
         with pytest.raises(row.exc) as info:
             _call(row, fn_name, b)
@@ -535,3 +787,88 @@ def test_box_index_error_caught_as_index_and_value_error() -> None:
     for catch in (IndexError, ValueError):
         with pytest.raises(catch):
             xcrop.crop_and_resize(image, [[0.0, 0.0, 1.0, 1.0]], [1], (1, 1))
+
+
+# ---------------------------------------------------------------------------------------
+# set_max_output_bytes, which_path, register_fast_path, unregister_fast_path
+# ---------------------------------------------------------------------------------------
+
+
+def _noop(args: Any) -> Any:
+    raise AssertionError("never called")
+
+
+def _register_then_remove(**kwargs: Any) -> None:
+    """register_fast_path(**kwargs); a path that was (wrongly) accepted is removed again
+    so that it cannot break later calls."""
+    handle = xcrop.register_fast_path(**kwargs)
+    xcrop.unregister_fast_path(handle)
+
+
+OK_CROP = (IMAGE, BOXES, INDICES, (2, 3))
+OTHER_ROWS: list[tuple[str, Callable[[], Any], type[BaseException], str, str | None]] = [
+    # (id, call, exception, message regex, xfail reason)
+    *((f"set_max_output_bytes({v!r})", (lambda v=v: xcrop.set_max_output_bytes(v)), TypeError,
+       r"\blimit\b must be a non-negative int or None", None)
+      for v in (-1, 1.5, True, "10", np.float64(3.0))),
+    ("which_path unknown op", lambda: xcrop.which_path("resize", *OK_CROP), ValueError,
+     r"\bop\b must be 'crop_and_resize'", None),
+    ("which_path op None", lambda: xcrop.which_path(None, *OK_CROP), ValueError,
+     r"\bop\b must be", None),
+    ("which_path op unhashable", lambda: xcrop.which_path(["crop_and_resize"], *OK_CROP),
+     ValueError, r"\bop\b must be", None),
+    ("which_path unknown keyword", lambda: xcrop.which_path("crop_and_resize", *OK_CROP,
+                                                            bogus=1), TypeError, r"\bbogus\b",
+     None),
+    ("which_path missing argument", lambda: xcrop.which_path("crop_and_resize", IMAGE),
+     TypeError, r"\bboxes\b", None),
+    ("which_path validates box index", lambda: xcrop.which_path(
+        "crop_and_resize", IMAGE, BOXES, _idx(5), (2, 3)), BoxIndexError, OUTSIDE, None),
+    ("which_path validates crop_size", lambda: xcrop.which_path(
+        xcrop.crop_and_resize, IMAGE, BOXES, INDICES, (0, 3)), IAE, r"\bcrop_size\b", None),
+    ("which_path validates glimpse size", lambda: xcrop.which_path(
+        "extract_glimpse", IMAGE, (-1, 3), OFFSETS), IAE, r"\bsize\b must be non-negative", None),
+    ("which_path validates v1 noise", lambda: xcrop.which_path(
+        "v1.extract_glimpse", IMAGE, (3, 3), OFFSETS, noise="zero"), IAE,
+     r"\buniform_noise\b and \bnoise\b", None),
+    ("which_path validates v1 box_ind", lambda: xcrop.which_path(
+        "v1.crop_and_resize", IMAGE, BOXES, box_ind=_idx(7), crop_size=(2, 3)),
+     BoxIndexError, OUTSIDE, None),
+    ("register unknown operation", lambda: _register_then_remove(
+        operation="resize", backend="numpy", implementation=_noop), ValueError,
+     r"\boperation\b must be one of", None),
+    ("register backend ''", lambda: _register_then_remove(
+        operation="crop_and_resize", backend="", implementation=_noop), TypeError,
+     r"\bbackend\b must be a library name", None),
+    ("register backend module", lambda: _register_then_remove(
+        operation="crop_and_resize", backend=np, implementation=_noop), TypeError,
+     r"\bbackend\b must be a library name", None),
+    ("register implementation None", lambda: _register_then_remove(
+        operation="crop_and_resize", backend="numpy", implementation=None), TypeError,
+     r"\bimplementation\b must be callable", None),
+    ("register predicate True", lambda: _register_then_remove(
+        operation="crop_and_resize", backend="numpy", implementation=_noop, predicate=True),
+     TypeError, r"\bpredicate\b must be callable", None),
+    ("register priority 'high'", lambda: _register_then_remove(
+        operation="crop_and_resize", backend="numpy", implementation=_noop, priority="high"),
+     TypeError, r"\bpriority\b", None),
+    ("unregister a non-path", lambda: xcrop.unregister_fast_path("numpy fast path"),
+     TypeError, r"\bpath\b", None),
+]
+
+
+@pytest.mark.parametrize(
+    ("call", "exc", "match"),
+    [pytest.param(c, e, m, id=i, marks=[pytest.mark.xfail(strict=True, reason=x)] if x else [])
+     for i, c, e, m, x in OTHER_ROWS])
+def test_other_functions(call: Callable[[], Any], exc: type[BaseException], match: str) -> None:
+    before = xcrop.max_output_bytes()
+    try:
+        with pytest.raises(exc) as info:
+            call()
+    finally:
+        assert xcrop.max_output_bytes() == before, "a refused limit changed the setting"
+    message = str(info.value)
+    assert re.search(match, message), f"message {message!r} does not match {match!r}"
+    # Whatever was refused, the registry still serves calls.
+    assert xcrop.crop_and_resize(*OK_CROP).shape == (1, 2, 3, 2)
