@@ -163,12 +163,11 @@ def _glimpse(args: GlimpseArgs) -> Any:
         glimpse_into(args, args.input.detach().contiguous().numpy(), out.numpy())
         return out
     starts = window_starts(args)
-    if not needs_fill(args, starts):
-        pass
-    elif args.noise == "zero":
-        out.zero_()
-    else:
-        out.copy_(_fill(args, shape))  # the generic path's own fill
+    if needs_fill(args, starts):
+        if args.noise == "zero":
+            out.zero_()
+        else:
+            out.copy_(_fill(args, shape))  # the generic path's own fill
     # One slice copy per batch element (B kernels on CUDA; no per-pixel gather).
     paste_windows(out, args.input, starts)
     return out
