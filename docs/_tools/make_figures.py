@@ -485,21 +485,29 @@ def figure_benchmark() -> None:
     if not names:
         print("bench/results.json has no workloads: no benchmark figure")
         return
-    fig, axes = plt.subplots(1, len(names), figsize=(2.6 * len(names) + 1.5, 3.6),
-                             squeeze=False)
+    fig, axes = plt.subplots(1, len(names), figsize=(2.7 * len(names) + 1.5, 3.6),
+                             squeeze=False, sharey=False)
     for ax, name in zip(axes[0], names, strict=True):
         rows = results["workloads"][name]
-        runners = list(rows)
-        ms = [rows[r]["median_s"] * 1e3 for r in runners]
-        colors_ = [TF_COLOR if r == "tf" else "#999999" if "peer" in r else HALF_COLOR
-                   for r in runners]
-        ax.barh(range(len(runners)), ms, color=colors_)
+        tf_ms = rows["tf"]["median_s"] * 1e3 if "tf" in rows else None
+        runners = [r for r in rows if r != "tf"]
+        # Throughput relative to TF (TF time / runner time): > 1 means faster than TF.
+        ratios = [tf_ms / (rows[r]["median_s"] * 1e3) if tf_ms else float("nan")
+                  for r in runners]
+        colors_ = ["#999999" if "peer" in r else HALF_COLOR for r in runners]
+        ax.barh(range(len(runners)), ratios, color=colors_)
+        for i, v in enumerate(ratios):
+            ax.text(v, i, f" {v:.2f}", va="center", fontsize=7)
+        ax.axvline(1.0, color=TF_COLOR, linestyle="--", linewidth=1)
         ax.set_yticks(range(len(runners)))
         ax.set_yticklabels(runners, fontsize=7)
         ax.invert_yaxis()
-        ax.set_xscale("log")
-        ax.set_title(name)
-        ax.set_xlabel("median ms (log)")
+        ax.set_xlim(0, max([r for r in ratios if r == r] + [1.0]) * 1.3)
+        title = name if tf_ms is None else f"{name}\n(TF {tf_ms:.1f} ms)"
+        ax.set_title(title, fontsize=9)
+        ax.set_xlabel("TF time / xcrop time", fontsize=8)
+    fig.suptitle("Throughput relative to TF 2.21 CPU (dashed line: TF; right of it: faster)",
+                 fontsize=9)
     fig.tight_layout()
     _save(fig, "benchmark.png")
 

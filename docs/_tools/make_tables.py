@@ -321,8 +321,9 @@ def benchmark_page() -> str:
              (" " + "; ".join(f"{k}: {v}" for k, v in sorted(extra.items())) + ".")
              if extra else "",
              " Times are medians; *TF/xcrop* above 1 means xcrop was faster than TF.\n\n",
-             f"```{{figure}} /{BENCH_FIGURE}\n:alt: benchmark medians per workload\n\n"
-             "Median time per call, per workload and runner (log scale), from "
+             f"```{{figure}} /{BENCH_FIGURE}\n:alt: throughput relative to TF per workload\n\n"
+             "Throughput relative to TF (TF median / runner median; right of the dashed "
+             "line: faster than TF), per workload and runner, from "
              f"`{_shown(BENCH_JSON)}`.\n```\n\n"]
     for name, rows in results.get("workloads", {}).items():
         table = []
