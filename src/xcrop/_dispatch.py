@@ -92,6 +92,18 @@ def run_extract_glimpse(args: GlimpseArgs) -> Any:
     return _generic_glimpse.extract_glimpse(args)
 
 
+def has_fast_path(operation: str, library: str) -> bool:
+    """Whether a fast path exists for ``operation`` on ``library``: a registered one
+    (crop_and_resize, extract_glimpse) or a host gradient path (the two gradients on NumPy
+    and torch). Tests and the conformance runner skip path="fast" where there is none."""
+    if operation.startswith("crop_and_resize_grad_"):
+        from ._autodiff import HOST_GRADIENT_LIBRARIES
+
+        return library in HOST_GRADIENT_LIBRARIES
+    _ensure_builtins()
+    return bool(_registry.fast_paths(operation, library))
+
+
 # ----------------------------------------------------------------------------------------
 # which_path
 # ----------------------------------------------------------------------------------------

@@ -262,13 +262,25 @@ def validate_crop_and_resize(
 
     num_boxes = boxes.shape[0]
     traced = is_traced(boxes) or is_traced(box_indices)
+    # CPU torch tensors are checked and mapped on zero-copy NumPy views: these are about
+    # twenty small elementwise ops, which cost milliseconds each in torch when its thread
+    # pool competes with other work (they dominated many-small-crop calls), microseconds
+    # in NumPy. Same code, same bits.
+    host = None if traced else _numpy_views(backend, boxes, box_indices)
+    vxp, vboxes, vindices = host if host is not None else (xp, boxes, box_indices)
     if num_boxes and not traced:
-        check_box_values(xp, boxes, box_indices, batch)
+        check_box_values(vxp, vboxes, vindices, batch)
     # Before the coordinates: a refused call must not allocate (n, crop) arrays first.
     check_output_size("crop_and_resize", (num_boxes, crop_height, crop_width, image.shape[3]))
-    in_y, in_x = _crop_coordinates(backend, boxes, height, width, crop_height, crop_width)
+    device = None if host is not None else backend.device
+    in_y = sample_coordinates(vxp, vboxes[:, 0:1], vboxes[:, 2:3], height, crop_height, device)
+    in_x = sample_coordinates(vxp, vboxes[:, 1:2], vboxes[:, 3:4], width, crop_width, device)
     if num_boxes and not traced:
-        check_coordinates(xp, boxes, in_y, in_x)
+        check_coordinates(vxp, vboxes, in_y, in_x)
+    if host is not None:
+        import torch
+
+        in_y, in_x = torch.from_numpy(in_y), torch.from_numpy(in_x)
     return CropArgs(
         backend=backend,
         image=image,
@@ -283,36 +295,16 @@ def validate_crop_and_resize(
     )
 
 
-def _crop_coordinates(backend: Backend, boxes: Any, height: int, width: int,
-                      crop_height: int, crop_width: int) -> tuple[Any, Any]:
-    """The exact float32 sample coordinates ``(in_y, in_x)``, ``(n, crop_height)`` and
-    ``(n, crop_width)``, in ``boxes``' library.
-
-    For CPU torch tensors the same arithmetic runs on a zero-copy NumPy view: about a dozen
-    small elementwise ops, which cost milliseconds each in torch when its thread pool
-    competes with other work (it dominated many-small-crop calls), microseconds in NumPy.
-    """
-    if backend.name == "torch" and boxes.device.type == "cpu" and not is_traced(boxes):
-        try:
-            import array_api_compat.numpy as npx
-        except ImportError:  # torch without NumPy: torch's own ops below
-            npx = None
-    else:
-        npx = None
-    if npx is not None:
-        import torch
-
-        b = boxes.detach().numpy()
-        in_y = sample_coordinates(npx, b[:, 0:1], b[:, 2:3], height, crop_height, None)
-        in_x = sample_coordinates(npx, b[:, 1:2], b[:, 3:4], width, crop_width, None)
-        return torch.from_numpy(in_y), torch.from_numpy(in_x)
-    xp = backend.xp
-    return (
-        sample_coordinates(xp, boxes[:, 0:1], boxes[:, 2:3], height, crop_height,
-                           backend.device),
-        sample_coordinates(xp, boxes[:, 1:2], boxes[:, 3:4], width, crop_width,
-                           backend.device),
-    )
+def _numpy_views(backend: Backend, boxes: Any, box_indices: Any) -> tuple[Any, ...] | None:
+    """``(numpy namespace, boxes, box_indices)`` as zero-copy NumPy views of CPU torch
+    tensors; None for any other input (or without NumPy)."""
+    if backend.name != "torch" or boxes.device.type != "cpu":
+        return None
+    try:
+        import array_api_compat.numpy as npx
+    except ImportError:  # torch without NumPy: torch's own ops serve
+        return None
+    return npx, boxes.detach().numpy(), box_indices.detach().numpy()
 
 
 def check_box_values(xp: Any, boxes: Any, box_indices: Any, batch: int,

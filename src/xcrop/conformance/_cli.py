@@ -30,6 +30,7 @@ from typing import Any, TextIO
 
 import numpy as np
 
+from .._dispatch import has_fast_path
 from .._limitations import max_ulp
 from ._adapters import (
     ADAPTERS,
@@ -125,22 +126,11 @@ def targets_for(adapters: list[Adapter], paths: list[str]) -> tuple[list[Target]
     return out, notes
 
 
-def _has_fast_path(op: str, library: str) -> bool:
-    from .._autodiff import HOST_GRADIENT_LIBRARIES
-    from .._dispatch import _ensure_builtins
-    from .._registry import fast_paths
-
-    if op.startswith("crop_and_resize_grad_"):
-        return library in HOST_GRADIENT_LIBRARIES
-    _ensure_builtins()
-    return bool(fast_paths(op, library))
-
-
 def run_case(case: Case, target: Target) -> Result:
     """Run one fixture on one target (the adapter must be active) and judge it."""
     adapter = target.adapter
     res = Result(case.suite, case.id, case.op, adapter.name, target.path, "exact")
-    if target.path != "generic" and not _has_fast_path(case.op, adapter.library):
+    if target.path != "generic" and not has_fast_path(case.op, adapter.library):
         res.status = "skipped"
         res.message = (f"no fast path registered for {case.op} on {adapter.library}; the "
                        f"generic path serves it (checked under path=generic)")
