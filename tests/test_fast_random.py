@@ -92,10 +92,12 @@ def test_numba_pairwise_mean_matches_portable(n):
     np.testing.assert_array_equal(_bits(F.pairwise_mean_numba(x, mean)), _bits(var))
 
 
-GLIMPSE_CASES = [  # (offsets, size, kwargs): partly outside, wholly outside, inside
-    ([[-0.9, 0.8], [0.0, 0.0], [1.0, -1.0]], (9, 7), {}),
-    ([[3.0, 3.0], [-0.2, 0.5], [0.1, 0.1]], (4, 12), {}),
-    ([[0.0, 0.0], [2.0, 0.0], [-1.0, 1.0]], (5, 5), {"centered": False, "normalized": False}),
+GLIMPSE_CASES = [  # (offsets, size, kwargs, depth): partly outside, wholly outside, inside
+    ([[-0.9, 0.8], [0.0, 0.0], [1.0, -1.0]], (9, 7), {}, 2),
+    ([[3.0, 3.0], [-0.2, 0.5], [0.1, 0.1]], (4, 12), {}, 2),
+    ([[0.0, 0.0], [2.0, 0.0], [-1.0, 1.0]], (5, 5), {"centered": False, "normalized": False}, 2),
+    # Odd depth: fill spans start and end on odd flat indices (half a Threefry block).
+    ([[-0.7, 0.9], [0.95, -0.3], [3.0, 0.0]], (7, 9), {}, 3),
 ]
 
 
@@ -107,9 +109,9 @@ def test_fast_glimpse_equals_generic(numba, noise, case, monkeypatch):
         pytest.skip("numba not installed (or XCROP_NO_NUMBA set)")
     if not numba:
         monkeypatch.setenv("XCROP_NO_NUMBA", "1")
-    offsets, size, kw = GLIMPSE_CASES[case]
+    offsets, size, kw, depth = GLIMPSE_CASES[case]
     rng = np.random.default_rng(case)
-    image = rng.standard_normal((3, 10, 11, 2)).astype(np.float32)
+    image = rng.standard_normal((3, 10, 11, depth)).astype(np.float32)
     offsets = np.asarray(offsets, np.float32)
     kwargs = dict(noise=noise, seed=99, **kw)
     assert xcrop.which_path("extract_glimpse", image, size, offsets, **kwargs) != "generic"

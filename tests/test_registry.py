@@ -7,6 +7,7 @@ from __future__ import annotations
 import subprocess
 import sys
 import threading
+from typing import Any
 
 import numpy as np
 import pytest
@@ -233,3 +234,22 @@ def test_output_limit(monkeypatch: pytest.MonkeyPatch) -> None:
         xcrop.crop_and_resize(IMAGE, BOXES, INDICES, (10, 10))
     monkeypatch.setenv("XCROP_MAX_OUTPUT_BYTES", "none")
     xcrop.crop_and_resize(IMAGE, BOXES, INDICES, (10, 10))
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("where", [None, 0, 4095, 4096, 9000, 10_239])
+def test_numba_any_tiny_finds_a_tiny_value_in_any_block(dtype: Any, where: int | None) -> None:
+    # The scan is vectorized in blocks of 4096: the value may sit in any block, at a block
+    # boundary or in the partial last block. Zeros, NaNs and infinities are never "tiny".
+    from xcrop._fast import numba_kernels
+
+    if not numba_kernels.available():
+        pytest.skip("numba not installed (or XCROP_NO_NUMBA set)")
+    flat = np.ones(10_240, dtype)
+    flat[1::7] = 0.0
+    flat[3::11] = np.nan
+    flat[5::13] = -np.inf
+    flat[100] = 2.0**-60  # exactly the threshold: not below it
+    if where is not None:
+        flat[where] = -(2.0**-61)
+    assert numba_kernels.any_tiny(flat, 2.0**-60) is (where is not None)

@@ -119,12 +119,20 @@ def _compile() -> Any:
                                                        br_row, d, xl, yl)
         return bilinear
 
-    @numba.njit(cache=True)
+    @numba.njit(cache=True, nogil=True)
     def any_tiny(flat, threshold):
-        """True if some nonzero ``|v|`` is below ``threshold`` (NaN compares false)."""
-        for k in range(flat.shape[0]):
-            a = abs(flat[k])
-            if a < threshold and a != 0:
+        """True if some nonzero ``|v|`` is below ``threshold`` (NaN compares false).
+
+        Branch-free blocks of 4096 (LLVM vectorizes them; an early exit per element does
+        not vectorize and ran 5x slower), checked between blocks.
+        """
+        for s in range(0, flat.shape[0], 4096):
+            block = flat[s:s + 4096]
+            hit = np.int32(0)
+            for k in range(block.shape[0]):
+                a = abs(block[k])
+                hit |= np.int32(a < threshold) & np.int32(a != 0)
+            if hit:
                 return True
         return False
 
