@@ -12,6 +12,10 @@ numba compiles float32 ``+ - *`` to single IEEE float32 instructions: without
 process runs with the default MXCSR (no hardware flush-to-zero), so the explicit
 ``_ftz`` is the only flushing, as in the generic path. No value check is needed, unlike
 the unflushed array paths.
+
+The kernels themselves live in ``jit_crop`` (module-level, ``cache=True``: compiled once
+per machine, then loaded from numba's on-disk cache); this module imports it, and so
+numba, only when a kernel is first needed.
 """
 
 from __future__ import annotations
@@ -25,8 +29,8 @@ from typing import Any
 __all__ = ["LazyKernels", "any_tiny", "available", "crop", "run_split"]
 
 class LazyKernels:
-    """numba kernels compiled on first use (once, under a lock: concurrent first calls
-    must not compile twice); permanently unavailable when numba is missing or fails, so
+    """numba kernels imported on first use (once, under a lock: concurrent first calls
+    must not import twice); permanently unavailable when numba is missing or fails, so
     the array paths serve. ``XCROP_NO_NUMBA=1`` (read per call) switches them off."""
 
     def __init__(self, compile_kernels: Callable[[], Any]) -> None:
@@ -52,111 +56,10 @@ class LazyKernels:
 
 
 def _compile() -> Any:
-    import numba
-    import numpy as np
+    from . import jit_crop  # imports numba; raises ImportError without it
 
-    flt_min = np.float32(2.0**-126)
-    zero = np.float32(0.0)
-
-    @numba.njit(inline="always")
-    def _ftz(v: Any) -> Any:
-        if abs(v) < flt_min:
-            return np.float32(np.copysign(zero, v))
-        return v
-
-    @numba.njit(inline="always")
-    def _same(v: Any) -> Any:
-        return v
-
-    def make_bilinear(_ftz: Any) -> Any:
-        @numba.njit(inline="always")
-        def lerp(pixels, tl_row, tr_row, bl_row, br_row, d, xl, yl):  # TF's order
-            tl = _ftz(np.float32(pixels[tl_row, d]))
-            tr = _ftz(np.float32(pixels[tr_row, d]))
-            bl = _ftz(np.float32(pixels[bl_row, d]))
-            br = _ftz(np.float32(pixels[br_row, d]))
-            top = _ftz(tl + _ftz(_ftz(tr - tl) * xl))
-            bot = _ftz(bl + _ftz(_ftz(br - bl) * xl))
-            return _ftz(top + _ftz(_ftz(bot - top) * yl))
-
-        @numba.njit(nogil=True)
-        def bilinear(pixels, rows_a, rows_b, cols_a, cols_b, y_lerp, x_lerp,
-                     inside_y, inside_x, fill, out, i0, i1):
-            ch = rows_a.shape[1]
-            cw = cols_a.shape[1]
-            depth = pixels.shape[1]
-            for i in range(i0, i1):
-                for y in range(ch):
-                    if not inside_y[i, y]:
-                        out[i, y, :, :] = fill
-                        continue
-                    ra = rows_a[i, y]
-                    rb = rows_b[i, y]
-                    yl = y_lerp[i, y]
-                    for x in range(cw):
-                        if not inside_x[i, x]:
-                            out[i, y, x, :] = fill
-                            continue
-                        xl = x_lerp[i, x]
-                        ca = cols_a[i, x]
-                        cb = cols_b[i, x]
-                        tl_row = ra + ca
-                        tr_row = ra + cb
-                        bl_row = rb + ca
-                        br_row = rb + cb
-                        if depth == 3:
-                            # RGB images: an unrolled body (a runtime-length loop of 3 costs
-                            # about 20% more, measured on the "small crops" workload).
-                            out[i, y, x, 0] = lerp(pixels, tl_row, tr_row, bl_row, br_row, 0,
-                                                   xl, yl)
-                            out[i, y, x, 1] = lerp(pixels, tl_row, tr_row, bl_row, br_row, 1,
-                                                   xl, yl)
-                            out[i, y, x, 2] = lerp(pixels, tl_row, tr_row, bl_row, br_row, 2,
-                                                   xl, yl)
-                        else:
-                            for d in range(depth):
-                                out[i, y, x, d] = lerp(pixels, tl_row, tr_row, bl_row,
-                                                       br_row, d, xl, yl)
-        return bilinear
-
-    @numba.njit(cache=True, nogil=True)
-    def any_tiny(flat, threshold):
-        """True if some nonzero ``|v|`` is below ``threshold`` (NaN compares false).
-
-        Branch-free blocks of 4096 (LLVM vectorizes them; an early exit per element does
-        not vectorize and ran 5x slower), checked between blocks.
-        """
-        for s in range(0, flat.shape[0], 4096):
-            block = flat[s:s + 4096]
-            hit = np.int32(0)
-            for k in range(block.shape[0]):
-                a = abs(block[k])
-                hit |= np.int32(a < threshold) & np.int32(a != 0)
-            if hit:
-                return True
-        return False
-
-    @numba.njit(nogil=True, cache=True)
-    def nearest(pixels, rows, cols, inside_y, inside_x, fill, flush, out, i0, i1):
-        ch = rows.shape[1]
-        cw = cols.shape[1]
-        depth = pixels.shape[1]
-        for i in range(i0, i1):
-            for y in range(ch):
-                if not inside_y[i, y]:
-                    out[i, y, :, :] = fill
-                    continue
-                for x in range(cw):
-                    if not inside_x[i, x]:
-                        out[i, y, x, :] = fill
-                        continue
-                    row = rows[i, y] + cols[i, x]
-                    for d in range(depth):
-                        v = np.float32(pixels[row, d])
-                        out[i, y, x, d] = _ftz(v) if flush else v
-
-    return make_bilinear(_ftz), make_bilinear(_same), nearest, any_tiny
-
+    return jit_crop.bilinear_flushed, jit_crop.bilinear_plain, jit_crop.nearest, \
+        jit_crop.any_tiny
 
 
 _KERNELS = LazyKernels(_compile)

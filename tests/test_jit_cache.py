@@ -1,0 +1,51 @@
+"""The numba kernels are cached on disk, so only the first call on a machine compiles.
+
+numba can only cache module-level functions (a kernel built by a closure gets a new cache
+key in every process and recompiles, several seconds per kernel). Entry kernels must
+therefore be module-level ``cache=True`` functions of ``jit_crop`` / ``jit_random``.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import textwrap
+
+import pytest
+
+numba = pytest.importorskip("numba")
+
+
+def _dispatchers(module):
+    return {name: obj for name, obj in vars(module).items()
+            if isinstance(obj, numba.core.registry.CPUDispatcher)}
+
+
+def test_every_kernel_that_is_not_inlined_is_cached() -> None:
+    from xcrop._fast import jit_crop, jit_random
+
+    kernels = {**_dispatchers(jit_crop), **_dispatchers(jit_random)}
+    entry = {k: d for k, d in kernels.items() if d.targetoptions.get("inline") != "always"}
+    assert {"bilinear_flushed", "bilinear_plain", "nearest", "any_tiny", "glimpse_uniform",
+            "glimpse_gaussian", "pairwise"} <= set(entry)
+    uncached = sorted(k for k, d in entry.items() if type(d._cache).__name__ == "NullCache")
+    assert uncached == []
+
+
+def test_a_second_process_loads_the_kernel_from_the_cache(tmp_path) -> None:
+    # nearest: the quickest kernel to compile. NUMBA_CACHE_DIR keeps the test hermetic.
+    script = textwrap.dedent("""
+        import numpy as np, xcrop
+        from xcrop._fast import jit_crop
+        image = np.arange(12, dtype=np.float32).reshape(1, 2, 3, 2)
+        xcrop.crop_and_resize(image, [[0, 0, 1, 1]], [0], (3, 2), method="nearest")
+        print(sum(jit_crop.nearest.stats.cache_hits.values()),
+              sum(jit_crop.nearest.stats.cache_misses.values()))
+    """)
+    env = {**os.environ, "NUMBA_CACHE_DIR": str(tmp_path)}
+    env.pop("XCROP_NO_NUMBA", None)
+    runs = [subprocess.run([sys.executable, "-c", script], env=env, capture_output=True,
+                           text=True, check=True).stdout.split() for _ in range(2)]
+    assert runs[0] == ["0", "1"]  # compiled and saved
+    assert runs[1] == ["1", "0"]  # loaded
