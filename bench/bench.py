@@ -275,7 +275,15 @@ def child(workload: str, runner: str) -> int:
     return 0
 
 
+def _import_torchvision_before_tf() -> None:
+    """torchvision imports triton, whose native library segfaults on import when TF
+    2.21's is already loaded (triton of torch 2.14.1; the other order works)."""
+    with contextlib.suppress(ImportError):
+        import torchvision.ops  # noqa: F401
+
+
 def main(argv: list[str] | None = None) -> int:
+    _import_torchvision_before_tf()
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--repeats", type=int, default=7)
     p.add_argument("--generic-repeats", type=int, default=1)

@@ -27,8 +27,8 @@ def test_every_kernel_that_is_not_inlined_is_cached() -> None:
 
     kernels = {**_dispatchers(jit_crop), **_dispatchers(jit_random)}
     entry = {k: d for k, d in kernels.items() if d.targetoptions.get("inline") != "always"}
-    assert {"bilinear_flushed", "bilinear_plain", "nearest", "any_tiny", "glimpse_uniform",
-            "glimpse_gaussian", "pairwise"} <= set(entry)
+    assert {"bilinear_flushed", "bilinear_plain", "nearest", "any_tiny", "glimpse",
+            "pairwise", "uniform_flat", "normal_flat"} <= set(entry)
     uncached = sorted(k for k, d in entry.items() if type(d._cache).__name__ == "NullCache")
     assert uncached == []
 

@@ -124,8 +124,8 @@ def _compile() -> Any:
     from . import jit_random as J
 
     return {"uniform_flat": J.uniform_flat, "normal_flat": J.normal_flat,
-            "uniform": J.glimpse_uniform, "gaussian": J.glimpse_gaussian,
-            "pairwise": J.pairwise}
+            "glimpse": J.glimpse, "pairwise": J.pairwise,
+            "kinds": {"uniform": J.UNIFORM, "gaussian": J.GAUSSIAN, "zero": J.ZERO}}
 
 
 _KERNELS = LazyKernels(_compile)
@@ -177,30 +177,32 @@ def pairwise_mean_numba(x: Any, mean: Any = None) -> Any:
 def glimpse_numba(image: Any, sy: Any, sx: Any, noise: str, seed: int, stream: int,
                   lo: Any, hi: Any, mean: Any, sigma: Any, out: Any) -> None:
     """Fill ``out`` (float32 ``(B, h, w, D)``) from float32 ``image`` ``(B, H, W, D)``:
-    window at integer starts ``sy``/``sx`` (int64 ``(B,)``), fill elsewhere. ``lo``,
-    ``hi``, ``mean``, ``sigma``: float32 ``(B, D)`` (unused ones may be any such array)."""
-    if noise not in ("uniform", "gaussian"):
-        raise ValueError(f"noise must be 'uniform' or 'gaussian' here, got {noise!r}")
+    window at integer starts ``sy``/``sx`` (int64 ``(B,)``), fill elsewhere (``noise``:
+    "uniform", "gaussian" or "zero"). ``lo``, ``hi``, ``mean``, ``sigma``: float32
+    ``(B, D)`` (unused ones may be any such array)."""
+    kernels = _load()
+    if noise not in kernels["kinds"]:
+        raise ValueError(f"noise must be 'uniform', 'gaussian' or 'zero', got {noise!r}")
+    kind = kernels["kinds"][noise]
     _, h, w, depth = out.shape
     shape = (h, w, image.shape[1], image.shape[2], depth)
     # Work estimate: a copied element ~1, a random one ~50 (Threefry + sampler).
-    n_fill = _fill_count(sy, sx, h, w, image.shape[1], image.shape[2])
+    n_fill = 0 if noise == "zero" else _fill_count(sy, sx, h, w, *image.shape[1:3])
     work = out.size + 50 * n_fill * depth
-    kernel = _load()[noise]
-    args = (image.reshape(-1), shape, sy, sx, *_stream_args(seed, stream), lo, hi, mean,
-            sigma, out.reshape(-1))
+    args = (kind, image.reshape(-1), shape, sy, sx, *_stream_args(seed, stream), lo, hi,
+            mean, sigma, out.reshape(-1))
 
     def part(t0: int, t1: int) -> None:
-        kernel(*args, t0, t1)
+        kernels["glimpse"](*args, t0, t1)
 
     from .numba_kernels import run_split
 
-    # Parallel over (batch, output row); a thread wake-up only pays for a large fill.
+    # Parallel over (batch, output row); a thread wake-up only pays for a large job.
     run_split(part, out.shape[0] * h, work if work > PARALLEL_WORK else 0)
 
 
 #: Estimated work (elements) above which the glimpse kernel runs on several threads.
-PARALLEL_WORK = 2**21
+PARALLEL_WORK = 2**18
 
 
 def _fill_count(sy: Any, sx: Any, h: int, w: int, height: int, width: int) -> int:

@@ -233,26 +233,36 @@ def fill_gaussian(out, base, count, depth, b, k0, k1, k2, stream, lo, hi, mean, 
             out[i] = np_min(np_max(z * sigma[b, d] + mean[b, d], lo[b, d]), hi[b, d])
 
 
+#: Fill kinds of the glimpse kernel.
+UNIFORM, GAUSSIAN, ZERO = 0, 1, 2
+
+
 @numba.njit(cache=True)
-def fill_span(gaussian, out, base, count, depth, b, k0, k1, k2, stream, lo, hi, mean,
-              sigma):
-    """``count`` fill pixels at ``base``. Not inlined: the glimpse kernel calls it at
-    three places, and inlining both samplers there made its compilation take 30-40 s
-    instead of about 7 s."""
-    if gaussian:
+def fill_span(kind, out, base, count, depth, b, k0, k1, k2, stream, lo, hi, mean, sigma):
+    """``count`` fill pixels of ``kind`` at flat element offset ``base`` of ``out``.
+
+    Not inlined: the glimpse kernel calls it at three places, and inlining both
+    samplers there made its compilation take 30-40 s instead of about 7 s.
+    """
+    if kind == UNIFORM:
+        fill_uniform(out, base, count, depth, b, k0, k1, k2, stream, lo, hi, mean, sigma)
+    elif kind == GAUSSIAN:
         fill_gaussian(out, base, count, depth, b, k0, k1, k2, stream, lo, hi, mean, sigma)
     else:
-        fill_uniform(out, base, count, depth, b, k0, k1, k2, stream, lo, hi, mean, sigma)
+        seg = out[base:base + count * depth]
+        for k in range(seg.shape[0]):
+            seg[k] = zero
 
 
-@numba.njit(inline="always")
-def _glimpse(image, shape, sy, sx, k0, k1, k2, stream, lo, hi, mean, sigma, out, t0, t1,
-             gaussian):
-    """Paste windows and fill the rest, output rows ``t0 .. t1-1`` of ``B * h``.
+@numba.njit(nogil=True, cache=True)
+def glimpse(kind, image, shape, sy, sx, k0, k1, k2, stream, lo, hi, mean, sigma, out, t0,
+            t1):
+    """Paste windows and fill the rest (``kind``: ``UNIFORM``, ``GAUSSIAN`` or ``ZERO``),
+    output rows ``t0 .. t1-1`` of ``B * h``, in one pass over the output.
 
     ``image`` and ``out`` are flat C-order views of ``(B, H, W, D)`` and
     ``(B, h, w, D)``; ``shape`` is ``(h, w, H, W, D)``. ``lo``/``hi``/``mean``/
-    ``sigma`` are float32 ``(B, D)``.
+    ``sigma`` are float32 ``(B, D)`` (unused by ``ZERO``).
     """
     h, w, height, width, depth = shape
     for t in range(t0, t1):
@@ -264,40 +274,22 @@ def _glimpse(image, shape, sy, sx, k0, k1, k2, stream, lo, hi, mean, sigma, out,
         c0 = min(max(0, -x0), w)
         c1 = max(min(w, width - x0), c0)
         if y < 0 or y >= height or c0 == c1:
-            fill_span(gaussian, out, base, w, depth, b, k0, k1, k2, stream, lo, hi, mean, sigma)
+            fill_span(kind, out, base, w, depth, b, k0, k1, k2, stream, lo, hi, mean, sigma)
             continue
         if c0 > 0:
-            fill_span(gaussian, out, base, c0, depth, b, k0, k1, k2, stream, lo, hi, mean,
-                      sigma)
+            fill_span(kind, out, base, c0, depth, b, k0, k1, k2, stream, lo, hi, mean, sigma)
         src = ((b * height + y) * width + x0 + c0) * depth
         n = (c1 - c0) * depth
-        # A loop over views: numba's slice assignment checks for overlap (2x
-        # slower), and indexing the flat arrays with computed signed offsets
-        # keeps the negative-index fix-up in the loop, which does not vectorize.
+        # A loop over views: numba's slice assignment checks for overlap (2x slower), and
+        # indexing the flat arrays with computed signed offsets keeps the negative-index
+        # fix-up in the loop, which does not vectorize.
         dst = out[base + c0 * depth:base + c0 * depth + n]
         row = image[src:src + n]
         for k in range(n):
             dst[k] = row[k]
         if c1 < w:
-            fill_span(gaussian, out, base + c1 * depth, w - c1, depth, b, k0, k1, k2, stream,
-                      lo, hi, mean, sigma)
-
-
-@numba.njit(nogil=True, cache=True)
-def glimpse_uniform(image, shape, sy, sx, k0, k1, k2, stream, lo, hi, mean, sigma, out,
-                    t0, t1):
-    """Glimpse rows with uniform fill (see ``_glimpse``); one kernel per fill kind, so
-    each compiles only its own sampler."""
-    _glimpse(image, shape, sy, sx, k0, k1, k2, stream, lo, hi, mean, sigma, out, t0, t1,
-             False)
-
-
-@numba.njit(nogil=True, cache=True)
-def glimpse_gaussian(image, shape, sy, sx, k0, k1, k2, stream, lo, hi, mean, sigma, out,
-                     t0, t1):
-    """Glimpse rows with Gaussian fill (see ``_glimpse``)."""
-    _glimpse(image, shape, sy, sx, k0, k1, k2, stream, lo, hi, mean, sigma, out, t0, t1,
-             True)
+            fill_span(kind, out, base + c1 * depth, w - c1, depth, b, k0, k1, k2, stream, lo,
+                      hi, mean, sigma)
 
 
 @numba.njit(nogil=True, cache=True)

@@ -222,15 +222,20 @@ def glimpse_into(args: GlimpseArgs, image: Any, out: Any) -> None:
 
     starts = window_starts(args)
     batch, _, _, depth = image.shape
-    fill = needs_fill(args, starts)
-    if not fill:
-        paste_windows(out, image, starts)
-        return
     noise = args.noise
     use_numba = fast_random.numba_available()
-    if noise == "zero":
-        # Slice copies are as fast as a kernel here and need no compilation.
-        out.fill(0.0)
+    sy = np.asarray(starts[0], dtype=np.int64)
+    sx = np.asarray(starts[1], dtype=np.int64)
+    c = np.ascontiguousarray
+    if noise == "zero" or not needs_fill(args, starts):
+        if use_numba:
+            # One pass over the output (copies and zeros) on the thread pool.
+            unused = np.zeros((batch, depth), np.float32)
+            fast_random.glimpse_numba(c(image), sy, sx, "zero", 0, 0, unused, unused, unused,
+                                      unused, out)
+            return
+        if noise == "zero":
+            out.fill(0.0)
         paste_windows(out, image, starts)
         return
     from .._generic.extract_glimpse import GAUSSIAN_STREAM, UNIFORM_STREAM
@@ -256,9 +261,6 @@ def glimpse_into(args: GlimpseArgs, image: Any, out: Any) -> None:
     else:
         raise ValueError(f"unknown noise {noise!r}")  # validation allows no other value
     if use_numba:
-        sy = np.asarray(starts[0], dtype=np.int64)
-        sx = np.asarray(starts[1], dtype=np.int64)
-        c = np.ascontiguousarray
         fast_random.glimpse_numba(c(image), sy, sx, noise, seed, stream, c(lo), c(hi),
                                   c(mean), c(sigma), out)
         return

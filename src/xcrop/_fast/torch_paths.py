@@ -159,8 +159,14 @@ def _glimpse(args: GlimpseArgs) -> Any:
     out = torch.empty(shape, dtype=torch.float32, device=device)
     if device.type == "cpu":
         # CPU tensors share memory with NumPy arrays: the NumPy path (numba kernel or
-        # index-array fill) writes straight into ``out``.
-        glimpse_into(args, args.input.detach().contiguous().numpy(), out.numpy())
+        # index-array fill) writes straight into ``out``, and the window starts are
+        # computed on NumPy views (cheaper than torch ops on a (B, 2) array; same code).
+        import array_api_compat.numpy as np_xp
+
+        image = args.input.detach().contiguous().numpy()
+        view = replace(args, backend=Backend(xp=np_xp, device="cpu", name="numpy"),
+                       input=image, offsets=args.offsets.detach().numpy())
+        glimpse_into(view, image, out.numpy())
         return out
     starts = window_starts(args)
     if needs_fill(args, starts):
