@@ -119,7 +119,8 @@ def _crop(args: CropArgs) -> Any:
         if args.method == "nearest":
             gather(plan.rows_a, plan.cols_a, i0, i1, dst.view(k * ch * cw, depth))
         else:
-            xl = plan.x_lerp[i0:i1, None, :, None]
+            # Weights laid out like the rows they scale (see numpy_paths).
+            xl = plan.x_lerp[i0:i1].repeat_interleave(depth, dim=1).view(k, 1, cw, depth)
             yl = plan.y_lerp[i0:i1, :, None, None]
             tl = gather(plan.rows_a, plan.cols_a, i0, i1, a)
             tr = gather(plan.rows_a, plan.cols_b, i0, i1, b)
