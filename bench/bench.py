@@ -10,9 +10,11 @@
                          # on x86_64), in its own venv, so the test venv keeps torch 2.13.0
 
 Workloads (issue #3): RoI head, augmentation, many small crops, glimpses (noise "zero",
-and TF's default "uniform"). Paths: ``fast`` (what the registry picks: the numba kernel
-where numba is installed), ``fast_array`` (numba disabled: the pure NumPy / torch-op fast
-path), ``generic`` (``xcrop.use_generic()``).
+and TF's default "uniform"). Backends: NumPy, torch (CPU), JAX (CPU) where installed.
+Paths: ``fast`` (what the registry picks: the numba kernel where numba is installed),
+``fast_array`` (numba disabled: the pure NumPy / torch-op fast path; for JAX the pure
+NumPy path on views), ``generic`` (``xcrop.use_generic()``), and ``jax/jit`` (the call
+under ``jax.jit``: the generic path compiled by XLA, not bit-exact).
 
 Timing: after one warm-up call per runner, the runners of a workload are called in turn,
 ``--repeats`` rounds (TF, then each xcrop runner, then TF again ...), so a change in machine
@@ -194,6 +196,12 @@ def runners(w: dict[str, Any]) -> dict[str, tuple[Callable[[], Any], bool, str]]
         libs.append(("torch", torch.from_numpy))
     except ImportError:
         pass
+    try:
+        import jax
+
+        libs.append(("jax", jax.device_put))
+    except ImportError:
+        jax = None
     for lib, conv in libs:
         if crop:
             args = (conv(w["image"]), conv(w["boxes"]), conv(w["idx"]), w["size"])
@@ -205,6 +213,26 @@ def runners(w: dict[str, Any]) -> dict[str, tuple[Callable[[], Any], bool, str]]
 
             def call(args=args):
                 return xcrop.extract_glimpse(*args, noise=w["noise"], seed=1)
+        if lib == "jax":
+            # JAX runs asynchronously: wait for the result. Plus jax.jit of the same call
+            # (traced: the generic path, compiled by XLA; not bit-exact, see limitations).
+            def call(call=call):
+                return jax.block_until_ready(call())
+
+            if crop:
+                def target(image, boxes, idx):
+                    return xcrop.crop_and_resize(image, boxes, idx, w["size"])
+            else:
+                def target(image, offsets):
+                    return xcrop.extract_glimpse(image, w["size"], offsets, noise=w["noise"],
+                                                 seed=1)
+            arrays = [a for a in args if not isinstance(a, tuple)]
+            jitted = jax.jit(target)
+
+            def jit_call(f=jitted, arrays=arrays):
+                return jax.block_until_ready(f(*arrays))
+
+            out["jax/jit"] = (jit_call, False, "jax.jit (generic path traced by XLA)")
         for path in ("fast", "fast_array", "generic"):
             def run(call=call, path=path):
                 with serving(path):

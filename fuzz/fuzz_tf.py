@@ -14,8 +14,9 @@ For each operation (``crop_and_resize``, ``extract_glimpse_v2``, ``extract_glimp
   ``fast_array`` (numba off: ``XCROP_NO_NUMBA=1``, crops only) and ``generic``
   (``xcrop.use_generic()``);
 * array_api_strict (generic only: it has no fast path);
-* JAX eager (x64 off and on, alternately) on every ``--jax-every``-th case only, chosen
-  by a hash of the case: eager JAX compiles every new shape.
+* JAX eager (x64 off and on; the same paths as numpy and torch: the host fast paths on
+  CPU views, and the generic path), one target in turn on every ``--jax-every``-th case
+  only, chosen by a hash of the case: JAX's generic path compiles every new shape.
 
 The gradients have no fast paths (``xcrop.crop_and_resize_grad_*`` always run the
 generic code), so they run once per backend.
@@ -104,7 +105,7 @@ def targets_for(op: str, backends: list[str]) -> list[Target]:
         adapter = _ADAPTER[name]
         if adapter.skip_reason():
             continue
-        for path in (("fast",) if name in ("array_api_strict", "jax", "jax_x64") else paths):
+        for path in (("fast",) if name == "array_api_strict" else paths):
             out.append(Target(adapter, path))
     return out
 

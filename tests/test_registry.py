@@ -39,6 +39,9 @@ def test_which_path_reports_the_serving_path(backend: Backend) -> None:
     elif backend.library == "torch":
         assert name.startswith("torch CPU fast path")
         assert glimpse == "torch CPU fast path"
+    elif backend.library == "jax":  # eager arrays on the CPU
+        assert name.startswith("jax CPU fast path")
+        assert glimpse == "jax CPU fast path"
     else:
         assert name == GENERIC
         assert glimpse == GENERIC

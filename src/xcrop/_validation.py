@@ -278,9 +278,7 @@ def validate_crop_and_resize(
     if num_boxes and not traced:
         check_coordinates(vxp, vboxes, in_y, in_x)
     if host is not None:
-        import torch
-
-        in_y, in_x = torch.from_numpy(in_y), torch.from_numpy(in_x)
+        in_y, in_x = _from_numpy(backend, in_y), _from_numpy(backend, in_x)
     return CropArgs(
         backend=backend,
         image=image,
@@ -297,14 +295,37 @@ def validate_crop_and_resize(
 
 def _numpy_views(backend: Backend, boxes: Any, box_indices: Any) -> tuple[Any, ...] | None:
     """``(numpy namespace, boxes, box_indices)`` as zero-copy NumPy views of CPU torch
-    tensors; None for any other input (or without NumPy)."""
-    if backend.name != "torch" or boxes.device.type != "cpu":
+    tensors and of concrete JAX arrays on one CPU device (eager JAX would dispatch, and
+    per new shape compile, every op separately); None for any other input (or without
+    NumPy)."""
+    if backend.name == "torch":
+        if boxes.device.type != "cpu":
+            return None
+        boxes, box_indices = boxes.detach(), box_indices.detach()
+    elif backend.name == "jax":
+        from ._fast.jax_paths import on_cpu
+
+        if not (on_cpu(boxes) and on_cpu(box_indices)):
+            return None
+    else:
         return None
     try:
         import array_api_compat.numpy as npx
+        import numpy as np
     except ImportError:  # torch without NumPy: torch's own ops serve
         return None
-    return npx, boxes.detach().numpy(), box_indices.detach().numpy()
+    return npx, np.asarray(boxes), np.asarray(box_indices)
+
+
+def _from_numpy(backend: Backend, a: Any) -> Any:
+    """NumPy array ``a`` as an array of ``backend`` (zero-copy for torch)."""
+    if backend.name == "torch":
+        import torch
+
+        return torch.from_numpy(a)
+    import jax
+
+    return jax.device_put(a, backend.device)
 
 
 def check_box_values(xp: Any, boxes: Any, box_indices: Any, batch: int,

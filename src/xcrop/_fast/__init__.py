@@ -19,9 +19,10 @@ def register_builtin_paths() -> None:
     with _lock:
         if _done:
             return
-        from . import cupy_paths, numpy_paths, torch_paths
+        from . import cupy_paths, jax_paths, numpy_paths, torch_paths
 
         numpy_paths.register()
         torch_paths.register()
+        jax_paths.register()
         cupy_paths.register()
         _done = True

@@ -85,18 +85,21 @@ def _crop_predicate(args: CropArgs) -> bool:
     return bilinear_exact(args, _min_nonzero_abs(image))
 
 
-def _crop(args: CropArgs) -> Any:
+def _crop(args: CropArgs, empty: Any = None) -> Any:
+    """The NumPy crop; the result is allocated by ``empty(shape, dtype=float32)``
+    (default ``numpy.empty``)."""
     import numpy as np
 
     image = args.image
     batch, height, width, depth = image.shape
     n, ch, cw, _ = args.output_shape
     fill = np.float32(args.extrapolation_value)
+    out = (np.empty if empty is None else empty)((n, ch, cw, depth), dtype=np.float32)
     if n == 0 or depth == 0:
-        return np.full((n, ch, cw, depth), fill, dtype=np.float32)
+        out[...] = fill
+        return out
     plan = crop_plan(args)
     pixels = np.ascontiguousarray(image).reshape(batch * height * width, depth)
-    out = np.empty((n, ch, cw, depth), dtype=np.float32)
     convert = pixels.dtype != np.float32
     nearest = args.method == "nearest"
     per_box = ch * cw * depth
@@ -375,20 +378,22 @@ def _numba_crop_predicate(args: CropArgs) -> bool:
     return isinstance(args.image, np.ndarray) and numba_kernels.available()
 
 
-def numba_crop(args: CropArgs, image: Any) -> Any:
-    """The compiled kernel on NumPy ``image`` (any crop dtype) and ``args``' plan."""
+def numba_crop(args: CropArgs, image: Any, empty: Any = None) -> Any:
+    """The compiled kernel on NumPy ``image`` (any crop dtype) and ``args``' plan; the
+    result is allocated by ``empty(shape, dtype=float32)`` (default ``numpy.empty``)."""
     import numpy as np
 
     from . import numba_kernels
 
     batch, height, width, depth = image.shape
     n, ch, cw, _ = args.output_shape
+    out = (np.empty if empty is None else empty)((n, ch, cw, depth), dtype=np.float32)
     if n == 0 or depth == 0:
-        return np.full((n, ch, cw, depth), np.float32(args.extrapolation_value), np.float32)
+        out[...] = np.float32(args.extrapolation_value)
+        return out
     if image.dtype == np.float16:
         image = image.astype(np.float32)  # exact
     pixels = np.ascontiguousarray(image).reshape(batch * height * width, depth)
-    out = np.empty((n, ch, cw, depth), dtype=np.float32)
     plan = crop_plan(args)
     # The kernel without flushes is used where _exact proves the flushes are identities
     # (one pass over the image); the flushing kernel otherwise. Both are exact.

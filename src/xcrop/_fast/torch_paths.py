@@ -25,10 +25,11 @@ from dataclasses import replace
 from typing import Any
 
 from .. import _registry
-from .._backend import Backend, dtype_name
+from .._backend import dtype_name
 from .._generic.extract_glimpse import _fill
 from .._validation import CropArgs, GlimpseArgs
 from ._plan import bilinear_exact, crop_plan
+from .host_views import crop_view, glimpse_view
 from .numpy_paths import glimpse_into, needs_fill, paste_windows, window_starts
 
 __all__ = ["register"]
@@ -162,12 +163,9 @@ def _glimpse(args: GlimpseArgs) -> Any:
         # CPU tensors share memory with NumPy arrays: the NumPy path (numba kernel or
         # index-array fill) writes straight into ``out``, and the window starts are
         # computed on NumPy views (cheaper than torch ops on a (B, 2) array; same code).
-        import array_api_compat.numpy as np_xp
-
-        image = args.input.detach().contiguous().numpy()
-        view = replace(args, backend=Backend(xp=np_xp, device="cpu", name="numpy"),
-                       input=image, offsets=args.offsets.detach().numpy())
-        glimpse_into(view, image, out.numpy())
+        view = glimpse_view(replace(args, input=args.input.contiguous()),
+                            lambda t: t.detach().numpy())
+        glimpse_into(view, view.input, out.numpy())
         return out
     starts = window_starts(args)
     if needs_fill(args, starts):
@@ -191,7 +189,6 @@ def _numba_crop_predicate(args: CropArgs) -> bool:
 
 
 def _numba_crop(args: CropArgs) -> Any:
-    import array_api_compat.numpy as np_xp
     import torch
 
     from .numpy_paths import numba_crop
@@ -201,12 +198,7 @@ def _numba_crop(args: CropArgs) -> Any:
         image = image.to(torch.float32)  # exact
     # CPU tensors share memory with NumPy views: plan and kernel run on those (cheaper
     # than torch ops on the small index arrays).
-    view = replace(
-        args, backend=Backend(xp=np_xp, device="cpu", name="numpy"),
-        image=image.contiguous().numpy(), boxes=args.boxes.detach().numpy(),
-        box_indices=args.box_indices.numpy(), in_y=args.in_y.detach().numpy(),
-        in_x=args.in_x.detach().numpy(),
-    )
+    view = crop_view(replace(args, image=image.contiguous()), lambda t: t.detach().numpy())
     return torch.from_numpy(numba_crop(view, view.image))
 
 

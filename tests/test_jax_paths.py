@@ -1,0 +1,105 @@
+"""The JAX CPU fast paths: eager JAX arrays run the NumPy fast paths on zero-copy views and
+get a JAX array back without a copy; traced calls keep the generic path.
+
+Expected values: the generic path (itself checked against TF's fixtures in
+test_conformance), compared bit for bit.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import xcrop
+from xcrop._registry import GENERIC
+
+jax = pytest.importorskip("jax")
+jnp = pytest.importorskip("jax.numpy")
+
+RNG = np.random.default_rng(5)
+BOXES = np.array([[0.1, 0.2, 0.9, 0.7], [-0.2, 0.3, 1.1, 0.6], [0.8, 0.9, 0.1, 0.2]],
+                 dtype=np.float32)
+INDICES = np.array([0, 1, 1], dtype=np.int32)
+OFFSETS = np.array([[0.9, -0.8], [0.0, 0.1]], dtype=np.float32)
+
+
+def _bits(x) -> np.ndarray:
+    return np.asarray(x, dtype=np.float32).view(np.uint32)
+
+
+@pytest.fixture(params=["numba", "numpy"])
+def numba(request, monkeypatch) -> bool:
+    from xcrop._fast import numba_kernels
+
+    if request.param == "numba":
+        if not numba_kernels.available():
+            pytest.skip("numba not installed (or XCROP_NO_NUMBA set)")
+        return True
+    monkeypatch.setenv("XCROP_NO_NUMBA", "1")
+    return False
+
+
+@pytest.mark.parametrize("dtype", ["float32", "uint8", "float16"])
+@pytest.mark.parametrize("method", ["bilinear", "nearest"])
+def test_eager_crop_is_served_on_the_host_and_equals_the_generic_path(
+        numba: bool, dtype: str, method: str) -> None:
+    image = jnp.asarray((RNG.standard_normal((2, 9, 11, 3)) * 40 + 100).astype(dtype))
+    args = (image, jnp.asarray(BOXES), jnp.asarray(INDICES), (5, 4))
+    expected_path = "jax CPU fast path (numba kernel)" if numba else "jax CPU fast path"
+    assert xcrop.which_path("crop_and_resize", *args, method=method) == expected_path
+    got = xcrop.crop_and_resize(*args, method=method, extrapolation_value=-1.5)
+    with xcrop.use_generic():
+        ref = xcrop.crop_and_resize(*args, method=method, extrapolation_value=-1.5)
+    assert isinstance(got, jax.Array) and got.dtype == jnp.float32 and got.shape == ref.shape
+    assert got.devices() == image.devices()
+    np.testing.assert_array_equal(_bits(got), _bits(ref))
+
+
+def test_the_result_is_adopted_without_a_copy(numba: bool) -> None:
+    from xcrop._fast import host_views
+
+    seen = []
+    real = host_views.aligned_empty
+
+    def spy(shape, dtype="float32"):
+        out = real(shape, dtype)
+        seen.append(out.ctypes.data)
+        return out
+
+    import xcrop._fast.jax_paths as jp
+
+    with pytest.MonkeyPatch.context() as m:
+        m.setattr(jp, "aligned_empty", spy)
+        got = xcrop.crop_and_resize(jnp.ones((1, 4, 4, 2)), jnp.asarray(BOXES[:1]),
+                                    jnp.zeros(1, jnp.int32), (3, 3))
+    assert seen and seen[0] % host_views.ALIGNMENT == 0
+    assert got.unsafe_buffer_pointer() == seen[0]
+
+
+@pytest.mark.parametrize("noise", ["zero", "uniform", "gaussian"])
+def test_eager_glimpse_equals_the_generic_path(numba: bool, noise: str) -> None:
+    image = jnp.asarray(RNG.standard_normal((2, 10, 12, 3)).astype(np.float32))
+    args = (image, (6, 7), jnp.asarray(OFFSETS))
+    assert xcrop.which_path("extract_glimpse", *args, noise=noise, seed=3) == \
+        "jax CPU fast path"
+    got = xcrop.extract_glimpse(*args, noise=noise, seed=3)
+    with xcrop.use_generic():
+        ref = xcrop.extract_glimpse(*args, noise=noise, seed=3)
+    np.testing.assert_array_equal(_bits(got), _bits(ref))
+
+
+def test_traced_calls_keep_the_generic_path() -> None:
+    image = jnp.asarray(RNG.standard_normal((2, 9, 11, 3)).astype(np.float32))
+    boxes, idx = jnp.asarray(BOXES), jnp.asarray(INDICES)
+    seen = []
+
+    def loss(img):
+        seen.append(xcrop.which_path("crop_and_resize", img, boxes, idx, (5, 4)))
+        return jnp.sum(xcrop.crop_and_resize(img, boxes, idx, (5, 4)) ** 2)
+
+    grad = jax.grad(loss)(image)
+    assert seen == [GENERIC]
+    # The eager gradient of the same loss through the public gradient function.
+    out = xcrop.crop_and_resize(image, boxes, idx, (5, 4))
+    ref = xcrop.crop_and_resize_grad_image(2 * out, boxes, idx, image.shape)
+    np.testing.assert_array_equal(_bits(grad), _bits(ref))
