@@ -192,6 +192,9 @@ def _xor(a, b):
 
 def _threefry2x32(key0: int, key1: int, x0, x1):
     """Threefry-2x32-20 of the counter ``(x0, x1)`` (limb pairs) under ``(key0, key1)``."""
+    # JAX arrays and tracers (checked by module: this file imports no array library).
+    if type(x0[0]).__module__.split(".")[0] in ("jax", "jaxlib"):
+        return _threefry2x32_jax(key0, key1, x0, x1)
     ks = (key0 & _M32, key1 & _M32, (key0 ^ key1 ^ _SKEIN_PARITY) & _M32)
     x0 = _add_const(x0, ks[0])
     x1 = _add_const(x1, ks[1])
@@ -202,6 +205,35 @@ def _threefry2x32(key0: int, key1: int, x0, x1):
         x0 = _add_const(x0, ks[(block + 1) % 3])
         x1 = _add_const(x1, ks[(block + 2) % 3] + block + 1)
     return x0, x1
+
+
+def _threefry2x32_jax(key0: int, key1: int, x0, x1):
+    """:func:`_threefry2x32` on JAX's native ``uint32`` words (XLA's unsigned arithmetic
+    wraps modulo ``2**32``, as Threefry needs); the same function, limb pairs in and out.
+
+    On limbs, 98k draws took 5 s under ``jax.jit`` (0.85 s eager): the jitted uniform
+    glimpse fill took 38 s per call on the benchmark workload.
+    """
+    import jax.numpy as jnp
+
+    u32 = jnp.uint32
+
+    def word(limbs):
+        return (limbs[0].astype(u32) << 16) | limbs[1].astype(u32)
+
+    def limbs(w):
+        return (w >> 16).astype(jnp.int32), (w & _M16).astype(jnp.int32)
+
+    ks = (key0 & _M32, key1 & _M32, (key0 ^ key1 ^ _SKEIN_PARITY) & _M32)
+    a = word(x0) + u32(ks[0])
+    b = word(x1) + u32(ks[1])
+    for block in range(5):
+        for r in _ROTATIONS[block % 2]:
+            a = a + b
+            b = ((b << r) | (b >> (32 - r))) ^ a
+        a = a + u32(ks[(block + 1) % 3])
+        b = b + u32((ks[(block + 2) % 3] + block + 1) & _M32)
+    return limbs(a), limbs(b)
 
 
 def _random_words(xp, nblocks: int, seed: int, stream: int, kind: int, device):
