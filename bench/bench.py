@@ -383,6 +383,7 @@ def plot(results: dict[str, Any], path: str) -> None:
 
         matplotlib.use("Agg")
         import matplotlib.pyplot as plt
+        import matplotlib.ticker
     except ImportError:
         print("matplotlib not installed: no plot", file=sys.stderr)
         return
@@ -397,6 +398,13 @@ def plot(results: dict[str, Any], path: str) -> None:
         ax.barh(list(rows), [r["ratio_vs_tf"] for r in rows.values()], color=colors)
         ax.axvline(1.0, color="black", lw=0.8)
         ax.set_xscale("log")
+        # Plain labels at fixed ratios: the default minor-tick labels overlapped.
+        ticks = [t for t in (0.03, 0.1, 0.3, 1, 2, 3, 10)
+                 if min(r["ratio_vs_tf"] for r in rows.values()) / 1.5 <= t
+                 <= max(r["ratio_vs_tf"] for r in rows.values()) * 1.5]
+        ax.xaxis.set_major_locator(matplotlib.ticker.FixedLocator(ticks))
+        ax.xaxis.set_major_formatter(matplotlib.ticker.FixedFormatter([f"{t:g}" for t in ticks]))
+        ax.xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
         ax.invert_yaxis()
         ax.set_title(name)
         ax.set_xlabel("TF time / runner time (log; >1 faster)")
