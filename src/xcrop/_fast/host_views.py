@@ -12,7 +12,7 @@ from typing import Any
 from .._backend import Backend
 from .._validation import CropArgs, GlimpseArgs
 
-__all__ = ["aligned_empty", "crop_view", "glimpse_view", "numpy_backend"]
+__all__ = ["aligned_empty", "crop_view", "glimpse_view", "numpy_backend", "read_alias"]
 
 #: DLPack consumers such as JAX adopt a host buffer without copying only when it is
 #: aligned this much (an unaligned 60 MB output cost JAX a 40 ms copy).
@@ -49,3 +49,28 @@ def aligned_empty(shape: tuple[int, ...], dtype: Any = "float32") -> Any:
     raw = np.empty(size + ALIGNMENT, dtype=np.uint8)
     start = -raw.ctypes.data % ALIGNMENT
     return raw[start:start + size].view(dtype).reshape(shape)
+
+
+class _Alias:
+    """Carrier of an ``__array_interface__`` (keeps the aliased array alive)."""
+
+    def __init__(self, array: Any) -> None:
+        interface = dict(array.__array_interface__)
+        interface["data"] = (interface["data"][0], False)
+        self.__array_interface__ = interface
+        self._array = array
+
+
+def read_alias(array: Any) -> Any:
+    """A NumPy array on the memory of the read-only NumPy ``array``, flagged writeable.
+
+    Only for inputs the fast paths merely read: numba compiles a separate specialization
+    of every kernel for read-only arrays (seconds per kernel and dtype on first use), and
+    the views of JAX arrays are read-only; aliasing them keeps one compiled kernel per
+    dtype. Writeable arrays are returned as they are.
+    """
+    import numpy as np
+
+    if array.flags.writeable:
+        return array
+    return np.asarray(_Alias(array))

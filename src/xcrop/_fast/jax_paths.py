@@ -21,7 +21,7 @@ from typing import Any
 from .. import _registry
 from .._validation import CropArgs, GlimpseArgs, is_traced
 from . import numpy_paths
-from .host_views import aligned_empty, crop_view, glimpse_view
+from .host_views import aligned_empty, crop_view, glimpse_view, read_alias
 
 __all__ = ["on_cpu", "register"]
 
@@ -40,7 +40,9 @@ def on_cpu(x: Any) -> bool:
 def _to_numpy(x: Any) -> Any:
     import numpy as np
 
-    return np.asarray(x)  # zero-copy (read-only) for a CPU array
+    # Zero-copy for a CPU array; read-only, aliased as writeable so the numba kernels
+    # compiled for NumPy inputs serve (the fast paths never write to their inputs).
+    return read_alias(np.asarray(x))
 
 
 def _adopt(out: Any, like: Any) -> Any:
