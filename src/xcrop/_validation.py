@@ -262,10 +262,11 @@ def validate_crop_and_resize(
 
     num_boxes = boxes.shape[0]
     traced = is_traced(boxes) or is_traced(box_indices)
-    # CPU torch tensors are checked and mapped on zero-copy NumPy views: these are about
-    # twenty small elementwise ops, which cost milliseconds each in torch when its thread
-    # pool competes with other work (they dominated many-small-crop calls), microseconds
-    # in NumPy. Same code, same bits.
+    # CPU torch tensors and eager CPU JAX arrays are checked and mapped on zero-copy NumPy
+    # views: these are about twenty small elementwise ops, which cost milliseconds each in
+    # torch when its thread pool competes with other work (they dominated many-small-crop
+    # calls) and are dispatched one by one in eager JAX, microseconds in NumPy. Same
+    # code, same bits.
     host = None if traced else _numpy_views(backend, boxes, box_indices)
     vxp, vboxes, vindices = host if host is not None else (xp, boxes, box_indices)
     if num_boxes and not traced:
