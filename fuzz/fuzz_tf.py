@@ -22,7 +22,7 @@ The gradients have no fast paths (``xcrop.crop_and_resize_grad_*`` always run th
 generic code), so they run once per backend.
 
 Judging reuses the conformance runner: outputs must be bit-identical (NaN positions and
-the sign of zero included) except where ``xcrop._limitations`` declares a bound; where
+the sign of zero included) except where ``xcrop.capabilities`` declares a bound; where
 TF raises, xcrop must raise the exception ``expected_exception`` maps TF's to. A random
 (uniform/gaussian) glimpse fill differs run to run in TF, so there only the copied
 (in-image) elements must match, and the filled positions must equal TF's (found with a
@@ -69,7 +69,7 @@ from fuzz_strategies import (  # noqa: E402
     strategy_for,
 )
 
-from xcrop._limitations import max_ulp  # noqa: E402
+from xcrop.capabilities import max_ulp  # noqa: E402
 from xcrop.conformance._adapters import ADAPTERS, Adapter, UnsupportedByBackend  # noqa: E402
 from xcrop.conformance._format import Case, write_suite  # noqa: E402
 from xcrop.conformance._runner import call_case, expected_exception, judge_exact  # noqa: E402

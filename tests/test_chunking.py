@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 import xcrop
-from xcrop import _dispatch
+from xcrop._dispatch import generic as generic_path
 
 RNG = np.random.default_rng(0)
 IMAGE = RNG.standard_normal((2, 40, 50, 3)).astype(np.float32)
@@ -29,7 +29,7 @@ def test_chunked_generic_crop_is_bit_identical(backend, method: str, chunk: int,
     with xcrop.use_generic():
         whole = backend.to_numpy(xcrop.crop_and_resize(*args, method=method,
                                                        extrapolation_value=-2.0))
-        monkeypatch.setattr(_dispatch, "GENERIC_CHUNK_BYTES", chunk)
+        monkeypatch.setattr(generic_path, "GENERIC_CHUNK_BYTES", chunk)
         chunked = backend.to_numpy(xcrop.crop_and_resize(*args, method=method,
                                                          extrapolation_value=-2.0))
     assert chunked.shape == (3, 37, 29, 3)

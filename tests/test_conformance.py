@@ -15,8 +15,7 @@ import pytest
 
 import xcrop
 from backends import Backend
-from xcrop._dispatch import has_fast_path
-from xcrop._limitations import max_ulp
+from xcrop.capabilities import has_fast_path, max_ulp
 from xcrop.conformance import load_all
 from xcrop.conformance._runner import call_case, expected_exception, judge_exact, judge_fill
 
@@ -53,7 +52,7 @@ def test_fixtures_present() -> None:
 def test_case(case, backend: Backend, path: str) -> None:
     if backend.library == "jax" and not _FULL_JAX and not _in_jax_sample(backend.name, case):
         pytest.skip("outside the default run's JAX sample; `nox -s conformance` runs it")
-    if path != "generic" and not has_fast_path(case.op, backend.library):
+    if path != "generic" and not has_fast_path(case.op, backend.library, backend.device_kind):
         pytest.skip(f"no fast path registered for {case.op} on {backend.library}: the "
                     f"dispatcher serves the generic path, run as path=generic")
     serve = xcrop.use_generic() if path == "generic" else contextlib.nullcontext()

@@ -6,7 +6,7 @@
     keep TF's rounding order.
 (b) The same source, compiled as host C++ behind ``tests/_cuda_host_shim.h`` (g++ -O2
     -ffp-contract=off -fno-fast-math, SSE arithmetic), runs on NumPy buffers through
-    ctypes. The kernel calls are built by ``xcrop._fast.cupy_paths`` itself (argument
+    ctypes. The kernel calls are built by ``xcrop._backends.cuda.paths`` itself (argument
     order and types checked against the preprocessed C signatures) and served through
     xcrop's registry, so every recorded TensorFlow crop and glimpse forward case runs
     the validation -> registry -> launch glue -> kernel chain and must match TF bit for
@@ -36,8 +36,8 @@ import numpy as np
 import pytest
 
 import xcrop
-from xcrop._fast import cupy_paths
-from xcrop._registry import register_fast_path, unregister_fast_path
+from xcrop._backends.cuda import paths as cupy_paths
+from xcrop._dispatch.registry import register_fast_path, unregister_fast_path
 from xcrop.conformance import load_all
 from xcrop.conformance._runner import call_case, judge_exact, judge_fill
 
@@ -449,7 +449,7 @@ def test_crop_flushes_subnormals_like_tf(served: HostKernels, dtype: str, method
 
 def test_crop_with_many_boxes_covers_every_element(served: HostKernels) -> None:
     # More elements than emulated threads, an int64 box index array and NaN/inf pixels
-    # (propagated through the lerps as in TF, spec §1.5).
+    # (propagated through the lerps as in TF, docs/semantics.md §1.5).
     rng = np.random.default_rng(7)
     image = rng.normal(size=(3, 6, 6, 4)).astype(np.float32)
     image[0, 2, 3, 1] = np.inf

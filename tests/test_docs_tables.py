@@ -1,7 +1,7 @@
 """The committed generated docs tables match the declarations they are generated from.
 
 ``docs/_gen/*.md`` is written by ``docs/_tools/make_tables.py`` from
-``xcrop._limitations.LIMITATIONS``, the fast-path registry and the conformance adapters;
+``xcrop.capabilities.LIMITATIONS``, the fast-path registry and the conformance adapters;
 ``nox -s docs`` regenerates it, and this test catches a commit that changed a declaration
 without regenerating the committed copy (which GitHub readers see).
 """
@@ -26,7 +26,7 @@ def test_generated_tables_are_up_to_date() -> None:
 
 
 def test_limitations_table_lists_every_declaration() -> None:
-    from xcrop._limitations import LIMITATIONS
+    from xcrop.capabilities import LIMITATIONS
 
     table = (ROOT / "docs" / "_gen" / "limitations_table.md").read_text()
     rows = [line for line in table.splitlines() if line.startswith("| L")]

@@ -16,8 +16,8 @@ from typing import Any
 import numpy as np
 import pytest
 
-from xcrop._gradients import crop_and_resize_grad_boxes, crop_and_resize_grad_image
 from xcrop.conformance import load_suite
+from xcrop.gradients import crop_and_resize_grad_boxes, crop_and_resize_grad_image
 
 SUITES = ("grad_random", "grad_edge", "grad_dtypes")
 GRAD_IMAGE, GRAD_BOXES = "crop_and_resize_grad_image", "crop_and_resize_grad_boxes"
@@ -271,7 +271,7 @@ def test_jax_vmap() -> None:
     assert np.asarray(batched).tobytes() == want.tobytes()
 
     # Batched over boxes and through jax.grad: vmap stages the function through XLA like
-    # jax.jit, so the jit tolerance applies (see the JAX rows of xcrop._limitations).
+    # jax.jit, so the jit tolerance applies (see the JAX rows of xcrop.capabilities).
     many = np.stack([boxes + np.float32(0.01 * k) for k in range(3)])
 
     def loss(img: Any, bx: Any) -> Any:
@@ -320,7 +320,7 @@ def test_jax_check_grads_float64() -> None:
 def test_host_sequential_sums_match_the_fold() -> None:
     """The accumulate shortcut of the box gradient: TF's left-to-right float32 fold from +0,
     declined (None) where TF would flush a subnormal partial sum."""
-    from xcrop._fast.host_gradients import sequential_row_sums
+    from xcrop._backends.host_gradients import sequential_row_sums
 
     rng = np.random.default_rng(5)
     seq = (rng.standard_normal((3, 500, 4)) * 10.0 ** rng.integers(-3, 4, (3, 500, 4)))

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 import xcrop
-from xcrop._registry import GENERIC
+from xcrop._dispatch.registry import GENERIC
 
 jax = pytest.importorskip("jax")
 jnp = pytest.importorskip("jax.numpy")
@@ -29,7 +29,7 @@ def _bits(x) -> np.ndarray:
 
 @pytest.fixture(params=["numba", "numpy"])
 def numba(request, monkeypatch) -> bool:
-    from xcrop._fast import numba_kernels
+    from xcrop._backends.numba import loader as numba_kernels
 
     if request.param == "numba":
         if not numba_kernels.available():
@@ -56,7 +56,7 @@ def test_eager_crop_is_served_on_the_host_and_equals_the_generic_path(
 
 
 def test_the_result_is_adopted_without_a_copy(numba: bool) -> None:
-    from xcrop._fast import host_views
+    from xcrop._backends import host as host_views
 
     seen = []
     real = host_views.aligned_empty
@@ -66,7 +66,7 @@ def test_the_result_is_adopted_without_a_copy(numba: bool) -> None:
         seen.append(out.ctypes.data)
         return out
 
-    import xcrop._fast.jax_paths as jp
+    import xcrop._backends.jax as jp
 
     with pytest.MonkeyPatch.context() as m:
         m.setattr(jp, "aligned_empty", spy)

@@ -23,7 +23,8 @@ def _dispatchers(module):
 
 
 def test_every_kernel_that_is_not_inlined_is_cached() -> None:
-    from xcrop._fast import jit_crop, jit_random
+    from xcrop._backends.numba import crop as jit_crop
+    from xcrop._backends.numba import random as jit_random
 
     kernels = {**_dispatchers(jit_crop), **_dispatchers(jit_random)}
     entry = {k: d for k, d in kernels.items() if d.targetoptions.get("inline") != "always"}
@@ -37,7 +38,7 @@ def test_a_second_process_loads_the_kernel_from_the_cache(tmp_path) -> None:
     # nearest: the quickest kernel to compile. NUMBA_CACHE_DIR keeps the test hermetic.
     script = textwrap.dedent("""
         import numpy as np, xcrop
-        from xcrop._fast import jit_crop
+        from xcrop._backends.numba import crop as jit_crop
         image = np.arange(12, dtype=np.float32).reshape(1, 2, 3, 2)
         xcrop.crop_and_resize(image, [[0, 0, 1, 1]], [0], (3, 2), method="nearest")
         print(sum(jit_crop.nearest.stats.cache_hits.values()),

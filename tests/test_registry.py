@@ -14,8 +14,8 @@ import pytest
 
 import xcrop
 from backends import Backend
-from xcrop import _dispatch
-from xcrop._registry import GENERIC
+from xcrop._dispatch import generic as generic_path
+from xcrop._dispatch.registry import GENERIC
 
 RNG = np.random.default_rng(3)
 IMAGE = RNG.standard_normal((2, 9, 11, 3)).astype(np.float32)
@@ -213,13 +213,13 @@ def test_generic_chunks_give_the_same_bits(monkeypatch: pytest.MonkeyPatch) -> N
     idx = RNG.integers(0, 2, 37).astype(np.int32)
     with xcrop.use_generic():
         whole = xcrop.crop_and_resize(IMAGE, boxes, idx, (4, 6))
-        monkeypatch.setattr(_dispatch, "GENERIC_CHUNK_BYTES", 4 * 6 * 3 * 4 * 5)
+        monkeypatch.setattr(generic_path, "GENERIC_CHUNK_BYTES", 4 * 6 * 3 * 4 * 5)
         chunked = xcrop.crop_and_resize(IMAGE, boxes, idx, (4, 6))
     assert np.array_equal(_bits(whole), _bits(chunked))
 
 
 def test_output_limit(monkeypatch: pytest.MonkeyPatch) -> None:
-    from xcrop import _config
+    from xcrop._core import config as _config
 
     monkeypatch.setattr(_config, "_setting", _config._UNSET)  # restored after the test
     xcrop.set_max_output_bytes(1000)
@@ -244,9 +244,10 @@ def test_output_limit(monkeypatch: pytest.MonkeyPatch) -> None:
 def test_numba_any_tiny_finds_a_tiny_value_in_any_block(dtype: Any, where: int | None) -> None:
     # The scan is vectorized in blocks of 4096: the value may sit in any block, at a block
     # boundary or in the partial last block. Zeros, NaNs and infinities are never "tiny".
-    from xcrop._fast import numba_kernels
+    from xcrop._backends.numba import drivers
+    from xcrop._backends.numba.loader import available
 
-    if not numba_kernels.available():
+    if not available():
         pytest.skip("numba not installed (or XCROP_NO_NUMBA set)")
     flat = np.ones(10_240, dtype)
     flat[1::7] = 0.0
@@ -255,4 +256,27 @@ def test_numba_any_tiny_finds_a_tiny_value_in_any_block(dtype: Any, where: int |
     flat[100] = 2.0**-60  # exactly the threshold: not below it
     if where is not None:
         flat[where] = -(2.0**-61)
-    assert numba_kernels.any_tiny(flat, 2.0**-60) is (where is not None)
+    assert drivers.any_tiny(flat, 2.0**-60) is (where is not None)
+
+
+def test_unavailable_path_hands_the_call_to_the_next_one() -> None:
+    # A path that finds out only while running that it cannot serve (a GPU module that
+    # fails to build) raises PathUnavailable: dispatch tries the next path, then generic.
+    from xcrop._core.errors import PathUnavailable
+
+    calls = []
+
+    def unavailable(args):
+        calls.append("unavailable")
+        raise PathUnavailable
+
+    image = np.arange(16, dtype=np.float32).reshape(1, 4, 4, 1)
+    handle = xcrop.register_fast_path("crop_and_resize", "numpy", unavailable, priority=100)
+    try:
+        out = xcrop.crop_and_resize(image, [[0, 0, 1, 1]], [0], (3, 3))
+    finally:
+        xcrop.unregister_fast_path(handle)
+    with xcrop.use_generic():
+        ref = xcrop.crop_and_resize(image, [[0, 0, 1, 1]], [0], (3, 3))
+    assert calls == ["unavailable"]
+    np.testing.assert_array_equal(out, ref)

@@ -32,7 +32,7 @@ import pytest
 
 import xcrop
 from backends import Backend, backend_params
-from xcrop import _dispatch
+from xcrop._dispatch import generic as generic_path
 from xcrop.compat import v1
 
 MAIN_BACKENDS = ("numpy", "torch", "array_api_strict")
@@ -407,20 +407,20 @@ def test_generic_temporaries_bounded_by_chunking(monkeypatch: pytest.MonkeyPatch
     """Many boxes: the generic crop runs in chunks, so its peak stays near twice the
     output (here 4 MB output, 128 KB chunks) instead of the ~6x output one pass takes."""
     chunk = 128 * 2**10
-    monkeypatch.setattr(_dispatch, "GENERIC_CHUNK_BYTES", chunk)
+    monkeypatch.setattr(generic_path, "GENERIC_CHUNK_BYTES", chunk)
     out_bytes, peak = _generic_crop_peak(256, 62)
     # The chunk results plus their concatenation (2x output) and one chunk's temporaries
-    # (about 12 chunk-sized arrays, _dispatch); one unchunked pass peaks near 6x output.
+    # (about 12 chunk-sized arrays, _dispatch/generic.py); one unchunked pass peaks near 6x output.
     assert peak < 2 * out_bytes + 16 * chunk, (out_bytes, peak)
     assert peak < 3 * out_bytes, (out_bytes, peak)
 
 
 def test_generic_temporaries_of_one_large_box_bounded(
         monkeypatch: pytest.MonkeyPatch) -> None:
-    # A box larger than a chunk is computed a few output rows at a time (_dispatch), so
+    # A box larger than a chunk is computed a few output rows at a time (_dispatch/generic.py), so
     # one huge box is bounded like many boxes (it used to peak near 6x its output).
     chunk = 256 * 2**10
-    monkeypatch.setattr(_dispatch, "GENERIC_CHUNK_BYTES", chunk)
+    monkeypatch.setattr(generic_path, "GENERIC_CHUNK_BYTES", chunk)
     out_bytes, peak = _generic_crop_peak(1, 1000)  # 4 MB output
     assert peak < 2 * out_bytes + 16 * chunk, (out_bytes, peak)
     assert peak < 3 * out_bytes, (out_bytes, peak)

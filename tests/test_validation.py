@@ -1,4 +1,4 @@
-"""The bad-input matrix of xcrop's public functions (spec §1.2, §2.1).
+"""The bad-input matrix of xcrop's public functions (docs/semantics.md §1.2, §2.1).
 
 Covers every argument of ``crop_and_resize``, ``extract_glimpse``, their
 ``xcrop.compat.v1`` twins, ``crop_and_resize_grad_image``, ``crop_and_resize_grad_boxes``
@@ -161,7 +161,7 @@ OUTSIDE = r"box_indices has values outside \[0, batch_size\) = \[0, 2\)"
 # ---------------------------------------------------------------------------------------
 
 CROP_ROWS = [
-    # --- image: rank, empty axes, dtype, type (spec §1.1, §1.2 steps 1-2)
+    # --- image: rank, empty axes, dtype, type (docs/semantics.md §1.1, §1.2 steps 1-2)
     crop("image rank 3", IAE, r"\bimage\b.*4-D", image=IMAGE[0], few=True),
     crop("image rank 5", IAE, r"\bimage\b.*4-D", image=IMAGE[None]),
     crop("image H=0", IAE, r"\bimage\b height and width must be positive",
@@ -288,7 +288,7 @@ CROP_ROWS = [
          image=np.ones((2, 1, 5, 2), F32), boxes=_box(3e38, 0, 3e38, 1), crop_size=(1, 3)),
     crop("1-pixel x axis, crop 1, x1 + x2 overflows", IAE, r"\bboxes\b\[0\].*overflows",
          image=np.ones((2, 4, 1, 2), F32), boxes=_box(0, 3e38, 1, 3e38), crop_size=(2, 1)),
-    # --- validation order (spec §1.2: first failure wins)
+    # --- validation order (docs/semantics.md §1.2: first failure wins)
     crop("order: image rank before boxes rank", IAE, r"\bimage\b.*4-D",
          image=IMAGE[0], boxes=BOXES[0]),
     crop("order: H=0 before boxes columns", IAE, r"\bimage\b height and width",

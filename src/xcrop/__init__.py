@@ -8,12 +8,12 @@ same device. ``xcrop.compat.v1`` holds TF1's signatures.
 from __future__ import annotations
 
 from . import compat
-from ._api import crop_and_resize, extract_glimpse
-from ._config import OutputTooLargeError, max_output_bytes, set_max_output_bytes
-from ._dispatch import which_path
-from ._errors import BoxIndexError, InvalidArgumentError, UnsupportedDTypeError
-from ._gradients import crop_and_resize_grad_boxes, crop_and_resize_grad_image
-from ._registry import FastPath, register_fast_path, unregister_fast_path, use_generic
+from ._core.config import OutputTooLargeError, max_output_bytes, set_max_output_bytes
+from ._core.errors import BoxIndexError, InvalidArgumentError, UnsupportedDTypeError
+from ._dispatch.registry import FastPath, register_fast_path, unregister_fast_path, use_generic
+from ._which_path import which_path
+from .api import crop_and_resize, extract_glimpse
+from .gradients import crop_and_resize_grad_boxes, crop_and_resize_grad_image
 
 __version__ = "0.1.0.dev0"
 

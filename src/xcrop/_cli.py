@@ -1,20 +1,23 @@
-"""The ``xcrop`` command.
+"""The ``xcrop`` command (also ``python -m xcrop``).
 
 ``xcrop conformance ...``  the recorded TF fixtures on every backend and path (the same as
                            ``python -m xcrop.conformance``; ``xcrop conformance -h``).
 ``xcrop compare ...``      one operation on random (or ``.npz``) inputs through several
                            backends and paths, and the largest disagreement between them.
+``xcrop --version``        the installed version.
+
+Both commands need NumPy (the fixtures are NumPy arrays); ``--help`` and ``--version``
+work without it.
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import json
 import sys
 from pathlib import Path
 from typing import Any
-
-import numpy as np
 
 _OPS = ("crop_and_resize", "extract_glimpse")
 
@@ -30,6 +33,8 @@ def _ints(text: str) -> tuple[int, ...]:
 def _random_inputs(args: argparse.Namespace) -> tuple[list[Any], dict[str, Any]]:
     """Random inputs for ``args.op``: a normal float image, boxes spread over [-0.25, 1.25]
     (so flipped and out-of-image boxes occur), glimpse offsets over [-1.2, 1.2]."""
+    import numpy as np
+
     rng = np.random.default_rng(args.seed)
     if len(args.image_shape) != 4:
         raise SystemExit(f"--image-shape needs 4 integers (batch,height,width,channels), got "
@@ -47,6 +52,8 @@ def _random_inputs(args: argparse.Namespace) -> tuple[list[Any], dict[str, Any]]
 
 
 def _npz_inputs(args: argparse.Namespace) -> tuple[list[Any], dict[str, Any]]:
+    import numpy as np
+
     with np.load(args.npz, allow_pickle=False) as f:
         data = {k: f[k] for k in f.files}
     names = ("image", "boxes", "box_indices") if args.op == "crop_and_resize" \
@@ -118,16 +125,21 @@ def compare_main(argv: list[str]) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
-    usage = ("usage: xcrop {conformance,compare} ...\n\n"
+    usage = ("usage: xcrop {conformance,compare} ... | xcrop --version\n\n"
              "  conformance  check xcrop (or --impl another function) against the recorded\n"
              "               TensorFlow fixtures on every backend and path\n"
              "  compare      run one operation through several backends/paths and report\n"
-             "               the largest disagreement\n\n"
+             "               the largest disagreement\n"
+             "  --version    print xcrop's version\n\n"
              "`xcrop <command> -h` for the options of a command.")
     if not argv or argv[0] in ("-h", "--help"):
         print(usage)
         return 0 if argv else 2
     command, rest = argv[0], argv[1:]
+    if command in ("conformance", "compare") and importlib.util.find_spec("numpy") is None:
+        print(f"xcrop {command} needs NumPy: pip install numpy (or xcrop[numba])",
+              file=sys.stderr)
+        return 2
     if command == "conformance":
         from .conformance._cli import main as conformance_main
 

@@ -102,7 +102,7 @@ class AgreementReport:
 
     def table(self) -> str:
         """A plain-text table: target, path served, worst ulp / abs vs the reference."""
-        from .conformance._cli import format_table
+        from .conformance._report import format_table
 
         ref = self.targets[0] if self.targets else "-"
         lines = [(ref, self.served_by.get(ref, "-"), "reference", "", "", "")]

@@ -2,7 +2,7 @@
 
 For porting TF1 code. ``crop_and_resize`` is the same operation with TF1's argument
 names; ``extract_glimpse`` follows TF1's offset rules (op ``ExtractGlimpse``), which
-differ from TF2's (spec §2.2).
+differ from TF2's (docs/semantics.md §2.2).
 """
 
 from __future__ import annotations
@@ -10,12 +10,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Literal
 
-from .. import _autodiff
-from .._api import Array, Size2
-from .._backend import ieee_quiet
-from .._dispatch import run_crop_and_resize, run_extract_glimpse
-from .._errors import InvalidArgumentError
-from .._validation import check_bool, validate_crop_and_resize, validate_extract_glimpse
+from .. import api
+from .._core.args import Array, Size2
+from .._core.arrays import check_bool, ieee_quiet
+from .._core.errors import InvalidArgumentError
+from .._core.validation import validate_extract_glimpse
+from .._dispatch import run as dispatch
 
 __all__ = ["crop_and_resize", "extract_glimpse"]
 
@@ -87,17 +87,13 @@ def crop_and_resize(
         raise TypeError("crop_and_resize() missing required argument: 'box_indices'")
     if crop_size is None:
         raise TypeError("crop_and_resize() missing required argument: 'crop_size'")
-    with ieee_quiet():
-        args = validate_crop_and_resize(
-            image, boxes, indices, crop_size, method, extrapolation_value
-        )
-        return _autodiff.crop_and_resize(args, run_crop_and_resize)
+    return api.crop_and_resize(image, boxes, indices, crop_size, method, extrapolation_value)
 
 
 def resolve_v1_noise(uniform_noise: object, noise: object) -> str:
     """The fill TF's ``ExtractGlimpse`` op uses for ``uniform_noise`` and ``noise``."""
-    # TF's ExtractGlimpse op (spec §2.4): uniform_noise=False with the op's default noise
-    # "uniform" still gives uniform noise; only noise="" picks gaussian.
+    # TF's ExtractGlimpse op (docs/semantics.md §2.4): uniform_noise=False with the op's
+    # default noise "uniform" still gives uniform noise; only noise="" picks gaussian.
     if check_bool("uniform_noise", uniform_noise):
         if noise not in ("uniform", ""):
             raise InvalidArgumentError(
@@ -189,4 +185,4 @@ def extract_glimpse(
         args = validate_extract_glimpse(
             input, size, offsets, centered, normalized, resolved, version=1, seed=seed
         )
-        return run_extract_glimpse(args)
+        return dispatch.extract_glimpse(args)

@@ -19,19 +19,16 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import platform
 import sys
 import time
-import xml.etree.ElementTree as ET
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TextIO
 
 import numpy as np
 
-from .._dispatch import has_fast_path
-from .._limitations import max_ulp
+from ..capabilities import has_fast_path, max_ulp
 from ._adapters import (
     ADAPTERS,
     PATHS,
@@ -42,12 +39,21 @@ from ._adapters import (
 )
 from ._format import Case, default_fixture_dir, fixture_provenance, load_suite
 from ._impl import (
-    CATEGORIES,
     IMPL_BACKENDS,
     ImplCaseResult,
     load_impl,
     not_applicable,
     run_impl_case,
+)
+from ._report import (
+    Row,
+    finite,
+    format_table,
+    impl_category_totals,
+    impl_table,
+    json_default,
+    write_junit,
+    xcrop_table,
 )
 from ._runner import call_case, expected_exception, judge_exact, judge_fill
 
@@ -57,7 +63,6 @@ OP_GROUPS = {
     "crop_and_resize_grad_image": "grad_image",
     "crop_and_resize_grad_boxes": "grad_boxes",
 }
-_NAN_ULP = 2**62  # ulp distances at or above this mean a NaN placement mismatch
 
 
 # ----------------------------------------------------------------------------------------
@@ -77,27 +82,6 @@ class Result:
     worst_ulp: int = 0
     message: str = ""
     seconds: float = 0.0
-
-
-@dataclass
-class Row:
-    """Aggregate of one backend x path x operation group."""
-
-    backend: str
-    path: str
-    op: str
-    cases: int = 0
-    exact: int = 0
-    within_bound: int = 0
-    failed: int = 0
-    skipped: int = 0
-    worst_ulp: int = 0
-    seconds: float = 0.0
-    skip_reasons: dict[str, int] = field(default_factory=dict)
-
-    @property
-    def passed(self) -> int:
-        return self.exact + self.within_bound
 
 
 @dataclass
@@ -130,7 +114,8 @@ def run_case(case: Case, target: Target) -> Result:
     """Run one fixture on one target (the adapter must be active) and judge it."""
     adapter = target.adapter
     res = Result(case.suite, case.id, case.op, adapter.name, target.path, "exact")
-    if target.path != "generic" and not has_fast_path(case.op, adapter.library):
+    fast = has_fast_path(case.op, adapter.library, adapter.device_kind)
+    if target.path != "generic" and not fast:
         res.status = "skipped"
         res.message = (f"no fast path registered for {case.op} on {adapter.library}; the "
                        f"generic path serves it (checked under path=generic)")
@@ -218,10 +203,6 @@ class Progress:
         print(line, file=self.stream, flush=True)
 
 
-# ----------------------------------------------------------------------------------------
-# tables and reports
-
-
 def summarize(results: list[Result]) -> list[Row]:
     rows: dict[tuple[str, str, str], Row] = {}
     for r in results:
@@ -242,89 +223,6 @@ def summarize(results: list[Result]) -> list[Row]:
             row.worst_ulp = max(row.worst_ulp, r.worst_ulp)
     return list(rows.values())
 
-
-def _ulp_text(u: int) -> str:
-    return "NaN" if u >= _NAN_ULP else ("-" if u < 0 else str(u))
-
-
-def _is_number(c: str) -> bool:
-    return c in ("NaN", "inf") or c.replace(".", "").replace("-", "").replace("e", "") \
-        .replace("+", "").isdigit()
-
-
-def format_table(head: tuple[str, ...], lines: list[tuple[str, ...]]) -> str:
-    """Right-align the columns whose cells are all numbers (or "-"/empty), left-align text."""
-    allrows = [head, *lines]
-    widths = [max(len(r[i]) for r in allrows) for i in range(len(head))]
-    numeric = [all(_is_number(r[i]) or r[i] in ("", "-") for r in lines) and
-               any(_is_number(r[i]) for r in lines) for i in range(len(head))]
-    out = []
-    for j, line in enumerate(allrows):
-        cells = [c.rjust(w) if j > 0 and num else c.ljust(w)
-                 for c, w, num in zip(line, widths, numeric, strict=True)]
-        out.append("  ".join(cells).rstrip())
-        if j == 0:
-            out.append("  ".join("-" * w for w in widths))
-    return "\n".join(out)
-
-
-def xcrop_table(rows: list[Row]) -> str:
-    head = ("backend", "path", "operation", "cases", "passed", "bit-exact", "skipped",
-            "failed", "worst ulp", "time [s]")
-    lines = [(r.backend, r.path, r.op, str(r.cases), str(r.passed), str(r.exact),
-              str(r.skipped), str(r.failed), _ulp_text(r.worst_ulp) if r.passed else "-",
-              f"{r.seconds:.1f}") for r in rows]
-    return format_table(head, lines)
-
-
-def write_junit(path: Path, suites: dict[str, list[tuple[str, str, str, str, float]]],
-                properties: dict[str, str]) -> None:
-    """Write JUnit XML. ``suites`` maps a testsuite name to testcases
-    ``(classname, name, status, message, seconds)`` with status ``passed``, ``failed`` or
-    ``skipped``."""
-    root = ET.Element("testsuites", name="xcrop conformance")
-    total = {"tests": 0, "failures": 0, "skipped": 0, "time": 0.0}
-    for suite_name, cases in suites.items():
-        n_fail = sum(1 for c in cases if c[2] == "failed")
-        n_skip = sum(1 for c in cases if c[2] == "skipped")
-        secs = sum(c[4] for c in cases)
-        ts = ET.SubElement(root, "testsuite", name=suite_name, tests=str(len(cases)),
-                           failures=str(n_fail), errors="0", skipped=str(n_skip),
-                           time=f"{secs:.3f}", hostname=platform.node() or "localhost")
-        props = ET.SubElement(ts, "properties")
-        for k, v in properties.items():
-            ET.SubElement(props, "property", name=k, value=v)
-        for classname, name, status, message, seconds in cases:
-            tc = ET.SubElement(ts, "testcase", classname=classname, name=name,
-                               time=f"{seconds:.4f}")
-            if status == "failed":
-                first = message.splitlines()[0] if message else "failed"
-                ET.SubElement(tc, "failure", message=first[:500],
-                              type="ConformanceFailure").text = message
-            elif status == "skipped":
-                ET.SubElement(tc, "skipped", message=message or "skipped")
-        total["tests"] += len(cases)
-        total["failures"] += n_fail
-        total["skipped"] += n_skip
-        total["time"] += secs
-    root.set("tests", str(total["tests"]))
-    root.set("failures", str(total["failures"]))
-    root.set("errors", "0")
-    root.set("skipped", str(total["skipped"]))
-    root.set("time", f"{total['time']:.3f}")
-    ET.indent(root)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    ET.ElementTree(root).write(path, encoding="utf-8", xml_declaration=True)
-
-
-def _json_default(o: Any) -> Any:
-    if isinstance(o, float) and not math.isfinite(o):
-        return str(o)
-    raise TypeError(type(o).__name__)
-
-
-def _finite(x: float) -> float | str:
-    return x if math.isfinite(x) else str(x)
 
 
 # ----------------------------------------------------------------------------------------
@@ -390,7 +288,7 @@ def main_xcrop(args: argparse.Namespace, cases_by_suite: dict[str, list[Case]],
             "results": [r.__dict__ for r in results],
         }
         args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps(report, indent=1, default=_json_default))
+        args.json.write_text(json.dumps(report, indent=1, default=json_default))
     if args.junit:
         suites: dict[str, list[tuple[str, str, str, str, float]]] = {}
         for r in results:
@@ -406,52 +304,6 @@ def main_xcrop(args: argparse.Namespace, cases_by_suite: dict[str, list[Case]],
               file=sys.stderr)
         return 1
     return 0
-
-
-def impl_table(results: list[ImplCaseResult]) -> str:
-    """Per suite and box category: boxes, bit-exact boxes, unsupported, worst errors."""
-    agg: dict[tuple[str, str], list[Any]] = {}
-    for r in results:
-        for cat, st in r.per_category.items():
-            a = agg.setdefault((r.case.suite, cat), [0, 0, 0, 0, 0.0, 0])
-            a[0] += st.boxes
-            if r.status == "unsupported":
-                a[2] += st.boxes
-                continue
-            a[1] += st.passed
-            a[3] += st.boxes - st.passed
-            a[4] = max(a[4], st.worst_abs)
-            a[5] = max(a[5], st.worst_ulp) if st.worst_ulp >= 0 else _NAN_ULP
-    order = {c: i for i, c in enumerate(CATEGORIES)}
-    lines = []
-    for (suite, cat), (n, ok, uns, bad, wabs, wulp) in sorted(
-            agg.items(), key=lambda kv: (kv[0][0], order.get(kv[0][1], 99))):
-        checked = n - uns
-        lines.append((suite, cat, str(n), str(ok), str(bad), str(uns),
-                      f"{wabs:.3g}" if checked and cat != "invalid input" else "-",
-                      _ulp_text(wulp) if checked and cat != "invalid input" else "-"))
-    head = ("suite", "category", "boxes", "bit-exact", "deviating", "unsupported",
-            "worst abs", "worst ulp")
-    return format_table(head, lines)
-
-
-def impl_category_totals(results: list[ImplCaseResult]) -> dict[str, dict[str, Any]]:
-    tot: dict[str, dict[str, Any]] = {}
-    for r in results:
-        for cat, st in r.per_category.items():
-            t = tot.setdefault(cat, {"boxes": 0, "bit_exact": 0, "deviating": 0,
-                                     "unsupported": 0, "worst_abs": 0.0, "worst_ulp": 0})
-            t["boxes"] += st.boxes
-            if r.status == "unsupported":
-                t["unsupported"] += st.boxes
-                continue
-            t["bit_exact"] += st.passed
-            t["deviating"] += st.boxes - st.passed
-            t["worst_abs"] = max(t["worst_abs"], st.worst_abs)
-            t["worst_ulp"] = max(t["worst_ulp"], st.worst_ulp)
-    for t in tot.values():
-        t["worst_abs"] = _finite(t["worst_abs"])
-    return tot
 
 
 def main_impl(args: argparse.Namespace, cases_by_suite: dict[str, list[Case]],
@@ -509,13 +361,13 @@ def main_impl(args: argparse.Namespace, cases_by_suite: dict[str, list[Case]],
             "results": [{
                 "suite": r.case.suite, "case": r.case.id, "description": r.case.description,
                 "status": r.status, "message": r.message, "seconds": r.seconds,
-                "worst_abs": _finite(r.worst_abs), "worst_ulp": r.worst_ulp,
-                "per_category": {k: {**v.__dict__, "worst_abs": _finite(v.worst_abs)}
+                "worst_abs": finite(r.worst_abs), "worst_ulp": r.worst_ulp,
+                "per_category": {k: {**v.__dict__, "worst_abs": finite(v.worst_abs)}
                                  for k, v in r.per_category.items()},
             } for r in results],
         }
         args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps(report, indent=1, default=_json_default))
+        args.json.write_text(json.dumps(report, indent=1, default=json_default))
     if args.junit:
         suites = {f"impl {args.impl}": [
             (f"xcrop.conformance.impl.{r.case.suite}", r.case.id,

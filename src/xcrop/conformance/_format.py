@@ -1,55 +1,10 @@
 """On-disk format of xcrop's TensorFlow conformance fixtures.
 
-A *suite* is a named list of :class:`Case` objects stored as two sibling files:
-
-``<suite>.npz``
-    A zip archive of ``.npy`` members, one per array, named ``"<case id>/<array name>.npy"``
-    (so ``np.load(path)["crop_edge-007/image"]`` works).  Members are written in sorted order
-    with a fixed timestamp and fixed compression, so writing the same cases twice gives
-    byte-identical files (``np.savez`` does not: it stamps the current time).
-``<suite>.json``
-    The sidecar: format version, provenance (TensorFlow and NumPy versions, recorder) and,
-    per case, its id, op, api, params, check, error, description and the key, dtype and
-    shape of each of its arrays.  Written with ``sort_keys=True, indent=1``.
-
-The sidecar is strict JSON.  Non-finite floats in ``params`` (an ``extrapolation_value`` of
-NaN or inf, say) are stored as ``{"$float": "nan"}``, ``{"$float": "inf"}`` or
-``{"$float": "-inf"}`` and decoded back to Python floats on load; finite floats are stored
-with ``repr`` precision and round-trip exactly.
-
+A suite is ``<suite>.npz`` (the arrays, written byte-reproducibly) plus ``<suite>.json``
+(format version, provenance, and per case its id, op, api, params, check, error and
+description). docs/conformance.md ("The fixture format") documents the files and the
+meaning of a case, the contract between the recorder (tools/record) and the tests.
 This module needs only NumPy and the standard library; it never imports TensorFlow.
-
-Meaning of a case (the contract between the recorder and the tests):
-
-``op``
-    ``"crop_and_resize"`` (inputs ``image``, ``boxes``, ``box_indices``) or
-    ``"extract_glimpse"`` (inputs ``input``, ``offsets``).
-``op`` (gradients)
-    ``"crop_and_resize_grad_image"`` (inputs ``grads``, ``boxes``, ``box_indices``; params
-    ``image_shape``, ``method``, ``T`` = the image dtype name; ``expected`` has dtype ``T``)
-    and ``"crop_and_resize_grad_boxes"`` (inputs ``grads``, ``image``, ``boxes``,
-    ``box_indices``; ``expected`` is float32 ``(n, 4)``): TF's raw ops
-    ``CropAndResizeGradImage`` / ``CropAndResizeGradBoxes``, recorded by
-    ``conformance/record_gradients.py`` with op determinism on.  Paired cases (the two
-    gradients of one forward call) share ``params["pair"]``; ``params["crop_size"]`` and
-    ``params["forward_method"]`` describe that forward call.
-``api``
-    ``"raw"``: a ``tf.raw_ops`` call (the gradient ops).  ``"v2"``: ``tf.image.<op>``;
-    ``"v1"``: ``tf.compat.v1.image.<op>`` (or, for glimpse calls
-    whose params contain ``noise``, the raw ``ExtractGlimpse`` op that the v1 wrapper calls).
-``params``
-    The remaining (non-array) arguments of the call, by keyword name; ``crop_size`` and
-    ``size`` are lists of ints.  For ``crop_and_resize`` with api ``"v1"``, ``index_kwarg``
-    (``"box_ind"``, ``"box_indices"`` or ``"both"``) says which keyword received
-    ``box_indices``.
-``check``
-    ``"exact"``: the output must equal ``expected`` bit for bit (NaN matching NaN, and the
-    sign of zero mattering).  ``"fill_stats"``: ``expected`` is one TF output whose fill is
-    random; only the copied elements are exact, the fill is checked for support and
-    statistics.  ``"error"``: TF raised; ``expected`` is None and ``error`` holds
-    ``tf_type`` (exception class name), ``tf_module``, ``tf_message`` (verbatim) and
-    ``tf_summary`` (the message without TF's ``{{function_node ...}}`` prefix and
-    ``[Op:...]`` suffix).
 """
 
 from __future__ import annotations

@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from .._errors import BoxIndexError, InvalidArgumentError, UnsupportedDTypeError
+from .._core.errors import BoxIndexError, InvalidArgumentError, UnsupportedDTypeError
 from ..compat.v1 import resolve_v1_noise
 from ._format import Case
 
@@ -32,14 +32,14 @@ def call_case(case: Case, convert: Callable[[np.ndarray], Any]) -> Any:
 
     p = dict(case.params)
     if case.op == "crop_and_resize_grad_image":
-        from .._gradients import crop_and_resize_grad_image
+        from ..gradients import crop_and_resize_grad_image
 
         convert(np.zeros(0, dtype=p["T"]))  # a backend without dtype T cannot run this case
         grads, boxes, idx = (convert(case.inputs[k]) for k in ("grads", "boxes", "box_indices"))
         return crop_and_resize_grad_image(grads, boxes, idx, p["image_shape"],
                                           method=p["method"], dtype=p["T"])
     if case.op == "crop_and_resize_grad_boxes":
-        from .._gradients import crop_and_resize_grad_boxes
+        from ..gradients import crop_and_resize_grad_boxes
 
         grads, image, boxes, idx = (
             convert(case.inputs[k]) for k in ("grads", "image", "boxes", "box_indices")

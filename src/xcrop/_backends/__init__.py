@@ -1,0 +1,22 @@
+"""The built-in fast paths, one module per library: ``numpy``, ``torch``, ``jax`` and
+``cuda`` (CuPy arrays and torch CUDA tensors); ``numba/`` holds the compiled CPU kernels
+and their loader, ``host`` the thread pool and zero-copy views the CPU paths share,
+``exactness`` when skipping the subnormal flushes provably changes no bit.
+
+Each module lists its paths in ``paths()``; dispatch registers them on the first call.
+Nothing here imports an array library until a call on its arrays arrives.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+__all__ = ["builtin_paths"]
+
+
+def builtin_paths() -> list[dict[str, Any]]:
+    """Keyword arguments of ``register_fast_path`` for every built-in fast path."""
+    from . import jax, numpy, torch
+    from .cuda import paths as cuda
+
+    return [*numpy.paths(), *torch.paths(), *jax.paths(), *cuda.paths()]

@@ -1,0 +1,57 @@
+"""``jax.custom_vjp`` for :func:`xcrop.crop_and_resize`: ``jax.grad`` (eager, under
+``jax.jit`` and ``jax.vmap``) gets TF's gradient operations."""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+from .._core.args import GRAD_DTYPES, CropArgs, GradBoxesArgs, GradImageArgs
+from .._core.arrays import dtype_name
+from .._core.coordinates import sample_coordinates
+from .._dispatch import run as dispatch
+
+__all__ = ["crop_and_resize"]
+
+
+def crop_and_resize(args: CropArgs) -> Any:
+    """The crop of ``args`` as a ``custom_vjp`` function of (image, boxes, box_indices)."""
+    import jax
+
+    xp = args.backend.xp
+    height, width = args.image.shape[1], args.image.shape[2]
+    float_image = dtype_name(xp, args.image.dtype) in GRAD_DTYPES
+
+    def coordinates(boxes: Any) -> tuple[Any, Any]:
+        dev = args.backend.device
+        return (sample_coordinates(xp, boxes[:, 0:1], boxes[:, 2:3], height, args.crop_height,
+                                   dev),
+                sample_coordinates(xp, boxes[:, 1:2], boxes[:, 3:4], width, args.crop_width,
+                                   dev))
+
+    def forward(image: Any, boxes: Any, box_indices: Any) -> Any:
+        in_y, in_x = coordinates(boxes)
+        return dispatch.crop_and_resize(dataclasses.replace(
+            args, image=image, boxes=boxes, box_indices=box_indices, in_y=in_y, in_x=in_x))
+
+    f = jax.custom_vjp(forward)
+
+    def fwd(image: Any, boxes: Any, box_indices: Any) -> Any:
+        return forward(image, boxes, box_indices), (image, boxes, box_indices)
+
+    def bwd(res: Any, grads: Any) -> Any:
+        image, boxes, box_indices = res
+        grad_image = None
+        if float_image:
+            in_y, in_x = coordinates(boxes)
+            grad_image = dispatch.grad_image(GradImageArgs(
+                backend=args.backend, grads=grads, box_indices=box_indices, in_y=in_y,
+                in_x=in_x, image_shape=tuple(image.shape), method=args.method,
+                dtype=image.dtype))
+        grad_boxes = dispatch.grad_boxes(GradBoxesArgs(
+            backend=args.backend, grads=grads, image=image, boxes=boxes,
+            box_indices=box_indices))
+        return grad_image, grad_boxes, None
+
+    f.defvjp(fwd, bwd)
+    return f(args.image, args.boxes, args.box_indices)
