@@ -1,32 +1,23 @@
 """Record xcrop's conformance fixtures (conformance/fixtures) with TensorFlow 2.21 on CPU.
 
     python tools/record/record.py [--suite NAME ...] [--out DIR] [--allow-other-tf]
-    python tools/record/record.py --check     # record to a temp dir, compare with --out
-    python tools/record/record.py --where crop_edge-042   # the table line of a case
-    python tools/record/record.py --where crop_edge       # ... of every case of a suite
+    python tools/record/record.py --where crop_edge-042   # the table line of a case (or suite)
 
-The cases are tables, one function per suite, in cases_crop.py, cases_glimpse.py and
-cases_grad.py: each ``t.crop`` / ``t.glimpse`` row is a case, each ``t.pair`` row the two
-gradient cases of one forward call (checked against tf.GradientTape).  Deterministic: inputs
-come from ``np.random.default_rng(<suite seed>)``, extract_glimpse's random fill (C ``rand()``,
-deaf to TF seeds) is pinned by ``srand(crc32(case id))`` before each fill_stats case, and op
-determinism runs TF's gradient kernels in their sequential order.
+The cases are in cases.py; Table turns its rows into inputs and params, record() runs them.
+Deterministic: seeded RNGs make the inputs, srand(crc32(case id)) pins extract_glimpse's random
+fill (C rand(), deaf to TF seeds), op determinism orders TF's gradient kernels sequentially.
 """
 
 from __future__ import annotations
 
 import argparse
 import ctypes
-import json
 import os
 import re
 import sys
-import tempfile
-import zipfile
 import zlib
-from collections import Counter
+from collections import Counter, namedtuple
 from pathlib import Path
-from typing import Any
 
 os.environ["TF_CPP_MIN_LOG_LEVEL"] = "2"
 os.environ["CUDA_VISIBLE_DEVICES"] = ""  # CPU only: the reference is TF's CPU kernels
@@ -36,23 +27,81 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "src"))  # xcrop from this checkout when not installed
 
-import cases_crop  # noqa: E402,F401  (importing registers the suites, in this order)
-import cases_glimpse  # noqa: E402,F401
-import cases_grad  # noqa: E402,F401
-from rows import GRAD_BOXES, GRAD_IMAGE, SUITES, Row, build  # noqa: E402
+import cases  # noqa: E402
 
 from xcrop.conformance import Case, write_suite  # noqa: E402
 
-REQUIRED_TF, RECORDER = "2.21.0", "tools/record/record.py"
-tf: Any = None  # imported in main()
+REQUIRED_TF, RECORDER, F32 = "2.21.0", "tools/record/record.py", np.float32
+GRAD_IMAGE, GRAD_BOXES = "crop_and_resize_grad_image", "crop_and_resize_grad_boxes"
+Row = namedtuple("Row", "op api inputs params desc expect where")  # expect: exact/fill_stats/error
+tf = None  # imported in main()
 
 
-def summarize_error(exc: BaseException) -> dict:
-    msg = str(exc)  # summary: without TF's "{{function_node ...}}" prefix and "[Op:...]" suffix
-    summary = re.sub(r"^\{\{function_node [^}]*\}\}\s*", "", msg.strip())
-    summary = re.sub(r"\s*\[Op:\w+\](?:\s*name:[^\n]*)?\s*$", "", summary).split("\n")[0]
-    return {"tf_type": type(exc).__name__, "tf_module": type(exc).__module__,
-            "tf_message": msg, "tf_summary": summary.strip()}
+class Table:
+    """What a suite function of cases.py adds rows to.  A case's id is its position in the
+    suite: keep the order of the rows, and of every draw from ``t.rng``."""
+
+    def __init__(self, seed: int):
+        self.rng, self.rows, self.pairs = np.random.default_rng(seed), [], 0
+
+    def normal(self, shape, scale=1.0, dtype=F32) -> np.ndarray:
+        return (self.rng.standard_normal(shape) * scale).astype(dtype)
+
+    def _add(self, op, api, inputs, params, desc, expect="exact"):
+        where = f"cases.py:{sys._getframe(2).f_lineno}"  # the table line calling crop() etc.
+        self.rows.append(Row(op, api, inputs, params, desc, expect, where))
+
+    def crop(self, image, boxes, box_indices, crop_size, method="bilinear", extrapolation=0.0,
+             *, desc, api="v2", index_kwarg="box_indices", expect="exact"):
+        # api "v1": tf.compat.v1's, indices as box_ind=, box_indices=, both or positional
+        params = {"crop_size": [int(c) for c in crop_size], "method": method,
+                  "extrapolation_value": float(extrapolation)}
+        if api == "v1":
+            params["index_kwarg"] = index_kwarg
+        inputs = {"image": np.asarray(image), "boxes": np.asarray(boxes, F32),
+                  "box_indices": np.asarray(box_indices, np.int32)}
+        self._add("crop_and_resize", api, inputs, params, desc, expect)
+
+    def glimpse(self, inp, size, offsets, centered=True, normalized=True, noise="zero", *,
+                desc, api="v2", uniform_noise=None, expect="exact"):
+        # tf.image.extract_glimpse, but noise "zero" by default; api "v1": tf.compat.v1's
+        # wrapper if noise is None (so the op's default noise), else tf.raw_ops.ExtractGlimpse
+        params = {"size": [int(s) for s in size], "centered": centered, "normalized": normalized}
+        if api == "v1":
+            params["uniform_noise"] = bool(uniform_noise)
+        if api == "v2" or noise is not None:
+            params["noise"] = noise
+        inputs = {"input": np.asarray(inp, F32), "offsets": np.asarray(offsets, F32)}
+        self._add("extract_glimpse", api, inputs, params, desc, expect)
+
+    def pair(self, image, boxes, box_indices, crop_size, method="bilinear", grads=None, *,
+             desc, scale=1.0):
+        """The image and box gradients of one forward crop_and_resize for upstream ``grads``
+        (drawn standard normal times ``scale`` if None); integer images: box gradient only."""
+        image, boxes = np.asarray(image), np.asarray(boxes, F32).reshape(-1, 4)
+        idx, (ch, cw) = np.asarray(box_indices, np.int32).reshape(-1), map(int, crop_size)
+        if grads is None:
+            grads = self.rng.standard_normal((boxes.shape[0], ch, cw, image.shape[3])) * scale
+        grads, k, self.pairs = np.asarray(grads, F32), self.pairs, self.pairs + 1
+        common = {"pair": k, "crop_size": [ch, cw], "forward_method": method}
+        if image.dtype.kind == "f":
+            self._add(GRAD_IMAGE, "raw", {"grads": grads, "boxes": boxes, "box_indices": idx},
+                      {**common, "image_shape": list(image.shape), "method": method,
+                       "T": image.dtype.name}, f"[pair {k}] image gradient: {desc}")
+        self._add(GRAD_BOXES, "raw",
+                  {"grads": grads, "image": image, "boxes": boxes, "box_indices": idx},
+                  common, f"[pair {k}] box gradient (forward {method}): {desc}")
+
+    def grad_error(self, which, grads, boxes, box_indices, image_or_shape, method="bilinear",
+                   *, desc):
+        """A gradient op call TF rejects: which "image" takes image_shape, "boxes" an image."""
+        inputs = {"grads": np.asarray(grads, F32), "boxes": np.asarray(boxes, F32),
+                  "box_indices": np.asarray(box_indices, np.int32)}
+        if which == "boxes":
+            inputs["image"], params = np.asarray(image_or_shape), {}
+        else:
+            params = {"image_shape": list(image_or_shape), "method": method, "T": "float32"}
+        self._add(f"crop_and_resize_grad_{which}", "raw", inputs, params, desc, "error")
 
 
 def call_tf(row: Row):
@@ -85,83 +134,63 @@ def call_tf(row: Row):
                                              boxes=x["boxes"], box_ind=x["box_indices"])
 
 
-def check_tape(row: Row, cases: list[Case]) -> None:
-    """The raw gradient ops are what tf.GradientTape runs for crop_and_resize: assert it."""
-    x, p = row.inputs, row.params
-    img, boxes = tf.constant(x["image"]), tf.constant(x["boxes"])
-    sources = [boxes, img] if x["image"].dtype.kind == "f" else [boxes]  # last case first
-    with tf.GradientTape() as tape:
-        tape.watch(sources)
-        out = tf.image.crop_and_resize(img, boxes, x["box_indices"], p["crop_size"],
-                                       method=p["forward_method"])
-        loss = tf.reduce_sum(out * x["grads"])
-    for g, case in zip(tape.gradient(loss, sources), cases[::-1], strict=False):
-        if g.dtype != case.expected.dtype or g.numpy().tobytes() != case.expected.tobytes():
-            raise RuntimeError(f"{case.id}: GradientTape differs from the raw op")
+def build(name: str) -> list[Row]:
+    getattr(cases, name)(t := Table(cases.SUITES[name]))
+    return t.rows
 
 
 def record(name: str) -> list[Case]:
-    cases = []
-    for i, row in enumerate(build(name).rows):
-        cid, check, expected, error = f"{name}-{i:03d}", row.expect, None, None
-        if check == "fill_stats":
+    done: list[Case] = []
+    for i, row in enumerate(build(name)):
+        cid, expected, error = f"{name}-{i:03d}", None, None
+        if row.expect == "fill_stats":
             ctypes.CDLL(None).srand(ctypes.c_uint(zlib.crc32(cid.encode()) or 1))
         try:
             expected = np.asarray(call_tf(row).numpy())
         except Exception as exc:
-            if check != "error":
+            if row.expect != "error":
                 raise RuntimeError(f"{cid} ({row.where}): TF raised: {exc}") from exc
-            error = summarize_error(exc)
-        if expected is not None and check == "error":
-            print(f"NOTE {cid} ({row.where}): TF did not raise; recorded as exact")
-            check = "exact"
-        cases.append(Case(name, cid, row.op, row.api, row.inputs, row.params, expected, check,
-                          error, row.desc))
-        if row.op == GRAD_BOXES and "pair" in row.params:
-            check_tape(row, cases)
-    return cases
-
-
-def compare(old: Path, new: Path, name: str) -> list[str]:
-    """Differences between two recordings of a suite: the sidecar's case entries (id, op, api,
-    params, check, error, description, array dtypes and shapes) and each array's .npy bytes."""
-    a, b = (json.loads((d / f"{name}.json").read_text())["cases"] for d in (old, new))
-    diff = [] if len(a) == len(b) else [f"{name}: {len(a)} cases, now {len(b)}"]
-    diff += [f"{x['id']}: sidecar entry differs" for x, y in zip(a, b, strict=False) if x != y]
-    with zipfile.ZipFile(old / f"{name}.npz") as za, zipfile.ZipFile(new / f"{name}.npz") as zb:
-        keys = sorted(set(za.namelist()) | set(zb.namelist()))
-        diff += [f"{name}: {k} differs" for k in keys
-                 if k not in za.namelist() or k not in zb.namelist() or za.read(k) != zb.read(k)]
-    same = [e for e in ("json", "npz")
-            if (old / f"{name}.{e}").read_bytes() == (new / f"{name}.{e}").read_bytes()]
-    print(f"  {len(a)} cases compared, {len(diff)} differences; byte-identical: {same}")
-    return diff
-
-
-def where(target: str) -> int:
-    name = target if target in SUITES else target.rpartition("-")[0]
-    rows = enumerate(build(name).rows) if name in SUITES else []
-    hits = [(f"{name}-{i:03d}", r) for i, r in rows if target in (name, f"{name}-{i:03d}")]
-    for cid, row in hits:
-        print(f"{cid}  tools/record/{row.where}  {row.desc}")
-    if not hits:
-        print(f"no case or suite {target!r}; suites: {', '.join(SUITES)}", file=sys.stderr)
-    return 0 if hits else 1
+            msg = str(exc)  # summary: without "{{function_node ...}}" and "[Op:...]"
+            summary = re.sub(r"^\{\{function_node [^}]*\}\}\s*", "", msg.strip())
+            summary = re.sub(r"\s*\[Op:\w+\](?:\s*name:[^\n]*)?\s*$", "", summary)
+            error = {"tf_type": type(exc).__name__, "tf_module": type(exc).__module__,
+                     "tf_message": msg, "tf_summary": summary.split("\n")[0].strip()}
+        if expected is not None and row.expect == "error":
+            raise RuntimeError(f"{cid} ({row.where}): TF did not raise")
+        done.append(Case(name, cid, row.op, row.api, row.inputs, row.params, expected,
+                         row.expect, error, row.desc))
+        if row.op == GRAD_BOXES and "pair" in row.params:  # TF's autodiff runs these raw ops
+            x, p = row.inputs, row.params
+            boxes, img = tf.constant(x["boxes"]), tf.constant(x["image"])
+            src = [boxes, img] if x["image"].dtype.kind == "f" else [boxes]  # no int image grad
+            with tf.GradientTape() as tape:
+                tape.watch(src)
+                out = tf.image.crop_and_resize(img, boxes, x["box_indices"], p["crop_size"],
+                                               p["forward_method"])
+                loss = tf.reduce_sum(out * x["grads"])
+            for g, c in zip(tape.gradient(loss, src), done[::-1], strict=False):
+                if (g.dtype, g.numpy().tobytes()) != (c.expected.dtype, c.expected.tobytes()):
+                    raise RuntimeError(f"{c.id}: tf.GradientTape differs from the raw op")
+    return done
 
 
 def main(argv: list[str] | None = None) -> int:
     global tf
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--suite", action="append", choices=list(SUITES), help="only this suite")
+    ap.add_argument("--suite", action="append", choices=list(cases.SUITES), help="only these")
     ap.add_argument("--out", type=Path, default=ROOT / "conformance" / "fixtures")
-    ap.add_argument("--check", action="store_true",
-                    help="record to a temporary directory and compare with --out")
-    ap.add_argument("--where", metavar="CASE_ID|SUITE", help="print where a case is defined")
-    ap.add_argument("--allow-other-tf", action="store_true",
-                    help=f"record with a TensorFlow other than {REQUIRED_TF}")
+    ap.add_argument("--where", metavar="CASE_ID|SUITE", help="print where cases are defined")
+    ap.add_argument("--allow-other-tf", action="store_true", help="not TF " + REQUIRED_TF)
     args = ap.parse_args(argv)
-    if args.where:
-        return where(args.where)
+    if args.where:  # needs the tables only, not TF; takes "id", "suite/id" or "suite"
+        w = args.where.split("/")[-1]
+        name = w if w in cases.SUITES else w.rpartition("-")[0]
+        if name not in cases.SUITES:
+            ap.error(f"no suite {name!r}; suites: {', '.join(cases.SUITES)}")
+        for i, row in enumerate(build(name)):
+            if w in (name, f"{name}-{i:03d}"):
+                print(f"{name}-{i:03d}  tools/record/{row.where}  {row.desc}")
+        return 0
     import tensorflow
 
     tf = tensorflow
@@ -173,17 +202,12 @@ def main(argv: list[str] | None = None) -> int:
     # TF's CPU image gradient shards boxes over threads without atomics (racy on
     # overlapping boxes, tensorflow#42033); under op determinism it runs sequentially.
     tf.config.experimental.enable_op_determinism()
-    diff: list[str] = []
-    with tempfile.TemporaryDirectory() as tmp:
-        out = Path(tmp) if args.check else args.out
-        for name in args.suite or list(SUITES):
-            cases = record(name)
-            write_suite(out, name, cases, tf_version=tf.__version__, recorder=RECORDER)
-            print(f"{name:15s} {len(cases):4d} cases {dict(Counter(c.check for c in cases))}")
-            diff += compare(args.out, out, name) if args.check else []
-    print(*diff[:50], f"{len(diff)} differences with {args.out}" if args.check else
-          f"written to {args.out}", sep="\n")
-    return 1 if diff else 0
+    for name in args.suite or list(cases.SUITES):
+        done = record(name)
+        write_suite(args.out, name, done, tf_version=tf.__version__, recorder=RECORDER)
+        print(f"{name:15s} {len(done):4d} cases {dict(Counter(c.check for c in done))}")
+    print(f"-> {args.out}")
+    return 0
 
 
 if __name__ == "__main__":
