@@ -28,7 +28,6 @@ ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "src"))  # xcrop from this checkout when not installed
 
 import cases  # noqa: E402
-
 from xcrop.conformance import Case, write_suite  # noqa: E402
 
 REQUIRED_TF, RECORDER, F32 = "2.21.0", "tools/record/record.py", np.float32
