@@ -30,7 +30,7 @@ Meaning of a case (the contract between the recorder and the tests):
     and ``"crop_and_resize_grad_boxes"`` (inputs ``grads``, ``image``, ``boxes``,
     ``box_indices``; ``expected`` is float32 ``(n, 4)``): TF's raw ops
     ``CropAndResizeGradImage`` / ``CropAndResizeGradBoxes``, recorded by
-    ``conformance/record_gradients.py`` with op determinism on.  Paired cases (the two
+    ``tools/record/record.py`` with op determinism on.  Paired cases (the two
     gradients of one forward call) share ``params["pair"]``; ``params["crop_size"]`` and
     ``params["forward_method"]`` describe that forward call.
 ``api``
@@ -268,7 +268,7 @@ def write_suite(
     *,
     tf_version: str,
     numpy_version: str | None = None,
-    recorder: str = "conformance/record.py",
+    recorder: str = "tools/record/record.py",
 ) -> tuple[Path, Path]:
     """Write ``cases`` as ``<directory>/<suite>.npz`` and ``<suite>.json``.
 
@@ -358,7 +358,7 @@ def default_fixture_dir() -> Path:
     raise FileNotFoundError(
         "no xcrop conformance fixtures found (looked in "
         + ", ".join(str(p) for p in candidates)
-        + f"); set ${_FIXTURE_ENV} or run conformance/record.py"
+        + f"); set ${_FIXTURE_ENV} or run tools/record/record.py"
     )
 
 
