@@ -48,8 +48,7 @@ def record(session: nox.Session) -> None:
     """Re-record conformance/fixtures with TensorFlow 2.21 CPU (deterministic output)."""
     session.install("-r", "requirements/record.txt")
     session.install("-e", ".")
-    session.run("python", "conformance/record.py", *session.posargs)
-    session.run("python", "conformance/record_gradients.py", *session.posargs)
+    session.run("python", "tools/record/record.py", *session.posargs)
 
 
 @nox.session(python=PYTHON)

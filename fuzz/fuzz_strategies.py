@@ -303,7 +303,7 @@ _OP_SUFFIX = re.compile(r"\s*\[Op:\w+\](?:\s*name:[^\n]*)?\s*$")
 
 
 def _summarize_error(exc: BaseException) -> dict[str, str]:
-    # The same summary conformance/record.py stores for recorded error cases.
+    # The same summary tools/record/record.py stores for recorded error cases.
     msg = str(exc)
     summary = _OP_SUFFIX.sub("", _FN_PREFIX.sub("", msg.strip())).split("\n")[0].strip()
     return {"tf_type": type(exc).__name__, "tf_module": type(exc).__module__,

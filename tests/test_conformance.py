@@ -1,6 +1,6 @@
 """Every recorded TensorFlow 2.21 case, on every backend.
 
-Expected values come only from TF (conformance/record.py); the allowed deviation comes
+Expected values come only from TF (tools/record/record.py); the allowed deviation comes
 from xcrop's limitations table (0 ulp unless a limitation says otherwise).
 """
 

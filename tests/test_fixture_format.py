@@ -321,7 +321,7 @@ def test_shipped_fixtures_are_consistent(shipped):
         if c.check == "error":
             assert c.error["tf_type"] and c.error["tf_message"], c
             continue
-        if c.op.startswith("crop_and_resize_grad"):  # conformance/record_gradients.py
+        if c.op.startswith("crop_and_resize_grad"):  # tools/record: t.pair rows
             n = len(c.inputs["boxes"])
             if c.op == "crop_and_resize_grad_boxes":
                 assert c.expected.dtype == np.float32 and c.expected.shape == (n, 4), c

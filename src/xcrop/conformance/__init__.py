@@ -1,6 +1,6 @@
 """TensorFlow conformance fixtures: file format and loaders (NumPy only, no TensorFlow).
 
-The fixtures themselves are recorded by ``conformance/record.py`` in the source tree.
+The fixtures themselves are recorded by ``tools/record/record.py`` in the source tree.
 :func:`check_case` checks one case against a third-party ``crop_and_resize`` (see also
 the pytest plugin :mod:`xcrop.conformance.pytest_plugin` and
 ``python -m xcrop.conformance --impl``).

@@ -223,7 +223,7 @@ def write_suite(
     *,
     tf_version: str,
     numpy_version: str | None = None,
-    recorder: str = "conformance/record.py",
+    recorder: str = "tools/record/record.py",
 ) -> tuple[Path, Path]:
     """Write ``cases`` as ``<directory>/<suite>.npz`` and ``<suite>.json``.
 
@@ -313,7 +313,7 @@ def default_fixture_dir() -> Path:
     raise FileNotFoundError(
         "no xcrop conformance fixtures found (looked in "
         + ", ".join(str(p) for p in candidates)
-        + f"); set ${_FIXTURE_ENV} or run conformance/record.py"
+        + f"); set ${_FIXTURE_ENV} or run tools/record/record.py"
     )
 
 
