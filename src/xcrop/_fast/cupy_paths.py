@@ -71,7 +71,7 @@ __all__ = [
 #: Directory of the CUDA sources (shipped inside the wheel with the package).
 CUDA_DIR = Path(__file__).with_name("cuda")
 #: Files concatenated, in this order, into the module NVRTC compiles.
-SOURCES = ("common.cuh", "crop_and_resize.cu", "extract_glimpse.cu")
+SOURCES = ("common.cuh", "crop_and_resize.cu", "extract_glimpse.cu", "gradients.cu")
 #: ``--fmad=false`` as a second guard: the kernels already use ``__f*_rn`` intrinsics,
 #: which are never contracted. No ``--use_fast_math``. CuPy appends ``-ftz=true`` to every
 #: module it compiles; the kernels are written to give the same bits either way.
@@ -89,7 +89,7 @@ _INCLUDE = re.compile(r'^\s*#\s*include\s+"[^"]+"\s*$', re.MULTILINE)
 
 
 def kernel_source() -> str:
-    """The CUDA source NVRTC compiles: ``common.cuh`` then the two kernel files, with their
+    """The CUDA source NVRTC compiles: ``common.cuh`` then the kernel files, with their
     local ``#include`` lines removed (the text is self-contained, and CuPy's compile cache,
     keyed by the source text, sees every change)."""
     parts = []
