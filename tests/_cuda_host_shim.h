@@ -4,11 +4,12 @@
 // builds a shared library with g++ (-O2 -ffp-contract=off -fno-fast-math, SSE arithmetic)
 // and calls the kernels through ctypes on NumPy buffers. The CUDA built-ins the kernels
 // use are mapped to their host equivalents:
-//   * __fadd_rn / __fsub_rn / __fmul_rn / __fdiv_rn: one correctly rounded float32
-//     operation each
+//   * __fadd_rn / __fsub_rn / __fmul_rn / __fdiv_rn (and __dadd_rn / __dmul_rn): one
+//     correctly rounded float32 (float64) operation each
 //     (x86-64 SSE, no x87 excess precision, no contraction into FMA);
 //   * __int2float_rn / __uint2float_rn / __ll2float_rn / __double2float_rn: C conversions,
-//     which round to nearest under the default MXCSR;
+//     which round to nearest under the default MXCSR; __float_as_uint / __uint_as_float:
+//     bit copies;
 //   * blockIdx/threadIdx/blockDim/gridDim: globals set per emulated thread by
 //     xcrop_shim_set_thread() before each kernel call (the kernels use grid-stride loops,
 //     so calling a kernel once per emulated (block, thread) covers the whole output).
@@ -67,6 +68,13 @@ static inline float __int2float_rn(int v) { return (float)v; }
 static inline float __uint2float_rn(unsigned int v) { return (float)v; }
 static inline float __ll2float_rn(long long v) { return (float)v; }
 static inline float __double2float_rn(double v) { return (float)v; }
+static inline double __dadd_rn(double a, double b) { return a + b; }
+static inline double __dmul_rn(double a, double b) { return a * b; }
+static inline unsigned int __float_as_uint(float v) {
+    unsigned int u;
+    memcpy(&u, &v, sizeof u);
+    return u;
+}
 static inline float __uint_as_float(unsigned int v) {
     float f;
     memcpy(&f, &v, sizeof f);

@@ -21,13 +21,7 @@ CuPy/DLPack/stream plumbing (tests/test_cupy_paths.py, on a machine with a GPU).
 
 from __future__ import annotations
 
-import ctypes
-import glob
-import os
-import platform
 import re
-import shutil
-import subprocess
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -36,51 +30,30 @@ import numpy as np
 import pytest
 
 import xcrop
+from _cuda_host import (
+    ALL_KERNELS,
+    FUSED,
+    HostKernels,
+    build_host_kernels,
+    compile_ptx,
+    require_nvcc,
+)
+from _cuda_host import run as _run
 from xcrop._backends.cuda import paths as cupy_paths
 from xcrop._dispatch.registry import register_fast_path, unregister_fast_path
 from xcrop.conformance import load_all
 from xcrop.conformance._runner import call_case, judge_exact, judge_fill
 
-TESTS_DIR = Path(__file__).resolve().parent
-SHIM = TESTS_DIR / "_cuda_host_shim.h"
 CASES = load_all()
 CROP_CASES = [c for c in CASES if c.op == "crop_and_resize" and c.check == "exact"]
 GLIMPSE_EXACT = [c for c in CASES if c.op == "extract_glimpse" and c.check == "exact"]
 GLIMPSE_FILL = [c for c in CASES if c.op == "extract_glimpse" and c.check == "fill_stats"]
-# Emulated launch geometry: grid-stride loops must cover each element exactly once.
-GRID, BLOCK = 2, 3
 # A NaN payload the kernels never produce: any element still holding it was not written.
 SENTINEL = np.uint32(0x7FA1B2C3)
 
-# Every kernel xcrop can launch.
-KERNELS = sorted(
-    [f"xcrop_crop_{m}_{k}" for m in ("bilinear", "nearest")
-     for k in cupy_paths.CROP_IMAGE_DTYPES] + ["xcrop_extract_glimpse"]
-)
-
-
-def find_nvcc() -> str | None:
-    found = shutil.which("nvcc")
-    if found:
-        return found
-    for candidate in ["/usr/local/cuda/bin/nvcc", *sorted(glob.glob("/usr/local/cuda*/bin/nvcc"))]:
-        if os.access(candidate, os.X_OK):
-            return candidate
-    return None
-
-
-def find_cxx() -> str | None:
-    for name in ("g++", "c++", "clang++"):
-        found = shutil.which(name)
-        if found:
-            return found
-    return None
-
-
-def _run(cmd: list[str], cwd: Path) -> subprocess.CompletedProcess[str]:
-    proc = subprocess.run(cmd, cwd=cwd, capture_output=True, text=True, timeout=300)
-    assert proc.returncode == 0, f"{' '.join(cmd)} failed:\n{proc.stdout}\n{proc.stderr}"
-    return proc
+# Every kernel xcrop can launch (crop, glimpse and, see test_cuda_gradients_source.py, the
+# gradients): all in the one module NVRTC compiles.
+KERNELS = ALL_KERNELS
 
 
 # ----------------------------------------------------------------------------------------
@@ -90,17 +63,7 @@ def _run(cmd: list[str], cwd: Path) -> subprocess.CompletedProcess[str]:
 
 @pytest.fixture(scope="module")
 def nvcc_ptx(tmp_path_factory: pytest.TempPathFactory) -> str:
-    nvcc = find_nvcc()
-    if nvcc is None:
-        pytest.skip("nvcc not found on PATH or under /usr/local/cuda*/bin: CUDA source "
-                    "compile check skipped")
-    work = tmp_path_factory.mktemp("nvcc")
-    (work / "kernels.cu").write_text(cupy_paths.kernel_source(), encoding="utf-8")
-    # The compiler's defaults (--fmad=true) plus CuPy's -ftz=true: the intrinsics, not the
-    # flag, must keep every float32 operation separately rounded.
-    _run([nvcc, "-arch=compute_75", "--ptx", "-ftz=true", "-std=c++14", "kernels.cu",
-          "-o", "kernels.ptx"], work)
-    return (work / "kernels.ptx").read_text()
+    return compile_ptx(tmp_path_factory.mktemp("nvcc"))
 
 
 def test_nvcc_ptx_has_every_kernel(nvcc_ptx: str) -> None:
@@ -110,17 +73,14 @@ def test_nvcc_ptx_has_every_kernel(nvcc_ptx: str) -> None:
 
 def test_nvcc_ptx_has_no_float_fma(nvcc_ptx: str) -> None:
     # fma.rn.f32 / mad.f32 would round a * b + c once instead of twice (TF rounds twice).
-    fused = re.findall(r"^\s*(?:fma|mad)\.[\w.]*f32\b.*$", nvcc_ptx, re.MULTILINE)
-    assert fused == []
+    assert FUSED.findall(nvcc_ptx) == []
     # ... and the lerps really are separate multiply and add instructions.
     assert re.search(r"\bmul\.rn(?:\.ftz)?\.f32\b", nvcc_ptx)
     assert re.search(r"\badd\.rn(?:\.ftz)?\.f32\b", nvcc_ptx)
 
 
 def test_nvcc_compiles_to_sass_with_nvrtc_options(tmp_path: Path) -> None:
-    nvcc = find_nvcc()
-    if nvcc is None:
-        pytest.skip("nvcc not found on PATH or under /usr/local/cuda*/bin")
+    nvcc = require_nvcc()
     (tmp_path / "kernels.cu").write_text(cupy_paths.kernel_source(), encoding="utf-8")
     # The options cupy_paths passes to NVRTC, plus the -ftz=true CuPy appends.
     _run([nvcc, "-arch=sm_75", "-cubin", *cupy_paths.NVRTC_OPTIONS, "-ftz=true",
@@ -156,102 +116,16 @@ def test_nvrtc_compiles_with_cupy_options() -> None:
         nvrtc.destroyProgram(prog)
     ptx = ptx.decode() if isinstance(ptx, bytes) else ptx
     assert sorted(re.findall(r"\.entry\s+(\w+)\s*\(", ptx)) == KERNELS
-    assert not re.findall(r"^\s*(?:fma|mad)\.[\w.]*f32\b.*$", ptx, re.MULTILINE)
+    assert not FUSED.findall(ptx)
 
 
 # ----------------------------------------------------------------------------------------
 # (b) the kernels as host C++
 # ----------------------------------------------------------------------------------------
 
-_C_SCALARS = {
-    "long long": (ctypes.c_longlong, np.int64),
-    "int": (ctypes.c_int, np.int32),
-    "unsigned int": (ctypes.c_uint, np.uint32),
-    "float": (ctypes.c_float, np.float32),
-}
-_C_POINTEES = {
-    "unsigned char": np.uint8, "signed char": np.int8, "unsigned short": np.uint16,
-    "short": np.int16, "int": np.int32, "long long": np.int64, "float": np.float32,
-    "double": np.float64,
-}  # fmt: skip
-
-
-def _parse_param(param: str) -> tuple[str, Any]:
-    """('pointer', numpy dtype) or ('scalar', C type name) of one C parameter."""
-    text = re.sub(r"\b(const|__restrict)\b", " ", param)
-    text = " ".join(text.replace("*", " * ").split())
-    words = text.split(" ")[:-1]  # drop the parameter name
-    if words and words[-1] == "*":
-        return "pointer", np.dtype(_C_POINTEES[" ".join(words[:-1])])
-    return "scalar", " ".join(words)
-
-
-class HostKernels:
-    """The shared library built from the kernel source, plus its parsed signatures."""
-
-    def __init__(self, lib: ctypes.CDLL, signatures: dict[str, list[tuple[str, Any]]]):
-        self.lib = lib
-        self.signatures = signatures
-        lib.xcrop_shim_set_thread.argtypes = [ctypes.c_uint] * 4
-        lib.xcrop_shim_set_ftz.argtypes = [ctypes.c_int]
-        lib.xcrop_shim_set_ftz.restype = ctypes.c_uint
-        lib.xcrop_shim_restore_csr.argtypes = [ctypes.c_uint]
-        self.ftz = False
-        self.launches: list[str] = []
-
-    def launch(self, call: cupy_paths.KernelCall) -> None:
-        """Run ``call`` on the host: once per emulated (block, thread), checking every
-        argument against the kernel's C parameter."""
-        params = self.signatures[call.name]
-        assert len(params) == len(call.args), f"{call.name}: argument count"
-        cargs = []
-        for i, ((kind, ctype), value) in enumerate(zip(params, call.args, strict=True)):
-            where = f"{call.name} argument {i}"
-            if kind == "pointer":
-                assert isinstance(value, np.ndarray), f"{where}: expected an array"
-                assert value.dtype == ctype, f"{where}: dtype {value.dtype}, C wants {ctype}"
-                assert value.flags.c_contiguous, f"{where}: not C-contiguous"
-                cargs.append(ctypes.c_void_p(value.ctypes.data))
-            else:
-                c_type, np_type = _C_SCALARS[ctype]
-                assert type(value) is np_type, (
-                    f"{where}: {type(value).__name__}, C wants {ctype} ({np_type.__name__})")
-                cargs.append(c_type(value.item()))
-        fn = getattr(self.lib, call.name)
-        fn.restype = None
-        csr = self.lib.xcrop_shim_set_ftz(int(self.ftz))
-        try:
-            for block in range(GRID):
-                for thread in range(BLOCK):
-                    self.lib.xcrop_shim_set_thread(GRID, BLOCK, block, thread)
-                    fn(*cargs)
-        finally:
-            self.lib.xcrop_shim_restore_csr(csr)
-        self.launches.append(call.name)
-
-
 @pytest.fixture(scope="module")
 def host_kernels(tmp_path_factory: pytest.TempPathFactory) -> HostKernels:
-    cxx = find_cxx()
-    if cxx is None:
-        pytest.skip("no C++ compiler (g++/c++/clang++) on PATH: host run of the CUDA "
-                    "kernels skipped")
-    if platform.machine().lower() not in ("x86_64", "amd64"):
-        pytest.skip(f"the host shim emulates CUDA arithmetic with x86-64 SSE; this machine "
-                    f"is {platform.machine()}")
-    work = tmp_path_factory.mktemp("cuda_host")
-    (work / "kernels.cu").write_text(cupy_paths.kernel_source(), encoding="utf-8")
-    (work / "host.cpp").write_text(
-        f'#include "{SHIM.name}"\n#include "kernels.cu"\n', encoding="utf-8")
-    flags = ["-std=c++14", "-O2", "-ffp-contract=off", "-fno-fast-math", "-msse2",
-             "-mfpmath=sse", "-fPIC", f"-I{TESTS_DIR}"]
-    pre = _run([cxx, *flags, "-E", "-P", "host.cpp"], work).stdout
-    signatures = {}
-    for name, params in re.findall(r'extern\s+"C"\s+void\s+(xcrop_\w+)\s*\(([^)]*)\)', pre):
-        if not name.startswith("xcrop_shim_"):
-            signatures[name] = [_parse_param(p) for p in params.split(",")]
-    _run([cxx, *flags, "-shared", "host.cpp", "-o", "libxcrop_host.so"], work)
-    return HostKernels(ctypes.CDLL(str(work / "libxcrop_host.so")), signatures)
+    return build_host_kernels(tmp_path_factory.mktemp("cuda_host"))
 
 
 def test_host_build_exports_every_kernel(host_kernels: HostKernels) -> None:
@@ -290,7 +164,7 @@ def served(request: pytest.FixtureRequest, host_kernels: HostKernels) -> Iterato
                            priority=100),
         register_fast_path("extract_glimpse", "numpy", glimpse, name="host CUDA kernel",
                            priority=100,
-                           predicate=lambda a: cupy_paths._glimpse_ok(a)),
+                           predicate=lambda a: cupy_paths.glimpse_ok(a)),
     ]
     try:
         yield host_kernels
@@ -449,7 +323,7 @@ def test_crop_flushes_subnormals_like_tf(served: HostKernels, dtype: str, method
 
 def test_crop_with_many_boxes_covers_every_element(served: HostKernels) -> None:
     # More elements than emulated threads, an int64 box index array and NaN/inf pixels
-    # (propagated through the lerps as in TF, docs/semantics.md §1.5).
+    # (propagated through the lerps as in TF, spec §1.5).
     rng = np.random.default_rng(7)
     image = rng.normal(size=(3, 6, 6, 4)).astype(np.float32)
     image[0, 2, 3, 1] = np.inf

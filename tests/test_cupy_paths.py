@@ -105,7 +105,7 @@ def test_torch_cpu_calls_never_look_for_cupy(monkeypatch: pytest.MonkeyPatch) ->
     def forbidden() -> bool:
         raise AssertionError("a torch CPU call looked for CuPy")
 
-    monkeypatch.setattr(cupy_paths, "_cupy_usable", forbidden)
+    monkeypatch.setattr(cupy_paths, "cupy_usable", forbidden)
     monkeypatch.setenv("XCROP_NO_NUMBA", "1")  # skip numba's first-call compilation
     x = torch.ones((1, 4, 4, 1))
     xcrop.crop_and_resize(x, [[0, 0, 1, 1]], [0], (2, 2))
@@ -301,7 +301,7 @@ def test_torch_cuda_crop_fixtures_bit_exact() -> None:
 
 
 @needs_torch_cuda
-def test_torch_cuda_runs_on_torch_stream(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_torch_cuda_runs_ontorch_stream(monkeypatch: pytest.MonkeyPatch) -> None:
     import torch
 
     launches = _record_streams(monkeypatch)

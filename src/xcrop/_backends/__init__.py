@@ -17,6 +17,8 @@ __all__ = ["builtin_paths"]
 def builtin_paths() -> list[dict[str, Any]]:
     """Keyword arguments of ``register_fast_path`` for every built-in fast path."""
     from . import jax, numpy, torch
+    from .cuda import gradients as cuda_gradients
     from .cuda import paths as cuda
 
-    return [*numpy.paths(), *torch.paths(), *jax.paths(), *cuda.paths()]
+    return [*numpy.paths(), *torch.paths(), *jax.paths(), *cuda.paths(),
+            *cuda_gradients.paths()]

@@ -67,7 +67,7 @@ __all__ = [
 #: Directory of the CUDA sources (shipped inside the wheel with the package).
 CUDA_DIR = Path(__file__).parent
 #: Files concatenated, in this order, into the module NVRTC compiles.
-SOURCES = ("common.cuh", "crop_and_resize.cu", "extract_glimpse.cu")
+SOURCES = ("common.cuh", "crop_and_resize.cu", "extract_glimpse.cu", "gradients.cu")
 #: ``--fmad=false`` as a second guard: the kernels already use ``__f*_rn`` intrinsics,
 #: which are never contracted. No ``--use_fast_math``. CuPy appends ``-ftz=true`` to every
 #: module it compiles; the kernels are written to give the same bits either way.
@@ -78,13 +78,13 @@ MAX_BLOCKS = 2**20
 #: xcrop's seeded random streams hold at most this many elements per call.
 MAX_RANDOM_ELEMENTS = _random.MAX_SIZE
 # torch dtypes shared through DLPack (torch's uint16 is a limited "shell" dtype).
-_TORCH_DTYPES = tuple(k for k in CROP_IMAGE_DTYPES if k != "uint16")
+TORCH_DTYPES = tuple(k for k in CROP_IMAGE_DTYPES if k != "uint16")
 
 _INCLUDE = re.compile(r'^\s*#\s*include\s+"[^"]+"\s*$', re.MULTILINE)
 
 
 def kernel_source() -> str:
-    """The CUDA source NVRTC compiles: ``common.cuh`` then the two kernel files, with their
+    """The CUDA source NVRTC compiles: ``common.cuh`` then the kernel files, with their
     local ``#include`` lines removed (the text is self-contained, and CuPy's compile cache,
     keyed by the source text, sees every change)."""
     parts = []
@@ -94,7 +94,7 @@ def kernel_source() -> str:
     return "\n".join(parts)
 
 
-def _disabled() -> bool:
+def kernels_disabled() -> bool:
     return env.flag(env.NO_CUDA_KERNEL)
 
 
@@ -115,7 +115,7 @@ class KernelCall:
     args: tuple[Any, ...]
 
 
-def _float32_scalar(value: float) -> Any:
+def float32_scalar(value: float) -> Any:
     import numpy as np
 
     with np.errstate(over="ignore"):  # 1e40 -> inf, as the generic path rounds it
@@ -147,7 +147,7 @@ def crop_call(args: CropArgs, lib: Any, out: Any) -> KernelCall:
             lib.ascontiguousarray(args.box_indices.astype(lib.int64, copy=False)),
             np.int64(n), np.int64(height), np.int64(width), np.int64(depth),
             np.int64(ch), np.int64(cw),
-            _float32_scalar(args.extrapolation_value),
+            float32_scalar(args.extrapolation_value),
             out,
         ),
     )
@@ -263,15 +263,15 @@ def cupy_launch(call: KernelCall) -> None:
     kernel((blocks,), (THREADS_PER_BLOCK,), call.args)
 
 
-def _is_cupy(x: Any) -> bool:
+def is_cupy(x: Any) -> bool:
     return type(x).__module__.split(".")[0] == "cupy"
 
 
 def _cupy_crop_predicate(args: CropArgs) -> bool:
-    return not _disabled() and _is_cupy(args.image)
+    return not kernels_disabled() and is_cupy(args.image)
 
 
-def _glimpse_ok(args: GlimpseArgs) -> bool:
+def glimpse_ok(args: GlimpseArgs) -> bool:
     b, height, width, depth = args.input.shape
     if min(b, height, width, depth, args.height, args.width) <= 0:
         return False  # empty input or output: the generic path's special cases
@@ -281,7 +281,7 @@ def _glimpse_ok(args: GlimpseArgs) -> bool:
 
 
 def _cupy_glimpse_predicate(args: GlimpseArgs) -> bool:
-    return not _disabled() and _is_cupy(args.input) and _glimpse_ok(args)
+    return not kernels_disabled() and is_cupy(args.input) and glimpse_ok(args)
 
 
 def _cupy_crop(args: CropArgs) -> Any:
@@ -306,7 +306,7 @@ _cupy_import_lock = threading.Lock()
 _cupy_importable: bool | None = None
 
 
-def _cupy_usable() -> bool:
+def cupy_usable() -> bool:
     """CuPy imports and sees a CUDA device (checked once, when the first torch CUDA call
     arrives: only then is CuPy imported)."""
     global _cupy_importable
@@ -356,26 +356,26 @@ def _grad_needed(*tensors: Any) -> bool:
     return torch.is_grad_enabled() and any(t.requires_grad for t in tensors)
 
 
-def _torch_cuda(x: Any) -> bool:
+def is_torch_cuda(x: Any) -> bool:
     return type(x).__module__.split(".")[0] == "torch" and x.device.type == "cuda"
 
 
 def _torch_crop_predicate(args: CropArgs) -> bool:
     image = args.image
-    if _disabled() or not _torch_cuda(image) or _grad_needed(image, args.boxes):
+    if kernels_disabled() or not is_torch_cuda(image) or _grad_needed(image, args.boxes):
         return False
     kind = str(image.dtype).removeprefix("torch.")
-    return kind in _TORCH_DTYPES and _cupy_usable()
+    return kind in TORCH_DTYPES and cupy_usable()
 
 
 def _torch_glimpse_predicate(args: GlimpseArgs) -> bool:
     x = args.input
-    return (not _disabled() and _torch_cuda(x) and not _grad_needed(x) and _glimpse_ok(args)
-            and _cupy_usable())
+    return (not kernels_disabled() and is_torch_cuda(x) and not _grad_needed(x)
+            and glimpse_ok(args) and cupy_usable())
 
 
 @contextlib.contextmanager
-def _torch_stream(device: Any) -> Iterator[int]:
+def torch_stream(device: Any) -> Iterator[int]:
     """CuPy's current device and stream set to torch's for ``device``; yields its index."""
     import cupy
     import torch
@@ -386,7 +386,7 @@ def _torch_stream(device: Any) -> Iterator[int]:
         yield index
 
 
-def _as_cupy(x: Any) -> Any:
+def as_cupy(x: Any) -> Any:
     import cupy
 
     # detach(): DLPack refuses tensors that require grad; the data is shared, not copied.
@@ -420,13 +420,13 @@ def _torch_crop_kernel(args: CropArgs) -> Any:
 
     device = args.image.device
     out = torch.empty(args.output_shape, dtype=torch.float32, device=device)
-    with _torch_stream(device):
+    with torch_stream(device):
         view = replace(
-            args, backend=_cupy_backend(), image=_as_cupy(args.image),
-            boxes=_as_cupy(args.boxes), box_indices=_as_cupy(args.box_indices),
-            in_y=_as_cupy(args.in_y), in_x=_as_cupy(args.in_x),
+            args, backend=_cupy_backend(), image=as_cupy(args.image),
+            boxes=as_cupy(args.boxes), box_indices=as_cupy(args.box_indices),
+            in_y=as_cupy(args.in_y), in_x=as_cupy(args.in_x),
         )
-        run_crop(view, cupy, cupy_launch, out=_as_cupy(out))
+        run_crop(view, cupy, cupy_launch, out=as_cupy(out))
     return out
 
 
@@ -436,10 +436,10 @@ def _torch_glimpse_kernel(args: GlimpseArgs) -> Any:
 
     device = args.input.device
     out = torch.empty(args.output_shape, dtype=torch.float32, device=device)
-    with _torch_stream(device):
-        view = replace(args, backend=_cupy_backend(), input=_as_cupy(args.input),
-                       offsets=_as_cupy(args.offsets))
-        run_glimpse(view, cupy, cupy_launch, out=_as_cupy(out))
+    with torch_stream(device):
+        view = replace(args, backend=_cupy_backend(), input=as_cupy(args.input),
+                       offsets=as_cupy(args.offsets))
+        run_glimpse(view, cupy, cupy_launch, out=as_cupy(out))
     return out
 
 
