@@ -1,7 +1,7 @@
 """xcrop benchmark: TF 2.21 CPU vs every xcrop backend and path, side by side, one process.
 
     python bench/bench.py [--repeats 7] [--generic-repeats 1] [--skip-generic]
-                          [--only WORKLOAD ...] [--no-memory]
+                          [--only WORKLOAD ...] [--suite forward|train|all] [--no-memory]
                           [--json bench/results.json] [--plot bench/results.png]
 
     nox -s bench         # TF, xcrop (NumPy, torch 2.13.0), kornia 0.9.0 as a peer
@@ -9,8 +9,10 @@
                          # torchvision 0.29.1 (requirements/peers.txt, a ~5.5 GB CUDA build
                          # on x86_64), in its own venv, so the test venv keeps torch 2.13.0
 
-Workloads (issue #3): RoI head, augmentation, many small crops, glimpses (noise "zero",
-and TF's default "uniform"). Backends: NumPy, torch (CPU), JAX (CPU) where installed.
+Workloads: RoI head, augmentation, many small crops, glimpses (noise "zero", and TF's
+default "uniform"); and training steps (forward plus both gradients, ``bench/train.py``)
+on the RoI head, small crops and augmentation shapes. Backends: NumPy, torch (CPU), JAX
+(CPU) where installed.
 Paths: ``fast`` (what the registry picks: the numba kernel where numba is installed),
 ``fast_array`` (numba disabled: the pure NumPy / torch-op fast path; for JAX the pure
 NumPy path on views), ``generic`` (``xcrop.use_generic()``), and ``jax/jit`` (the call
@@ -62,6 +64,13 @@ def _boxes(rng: np.random.Generator, n: int, lo: float = 0.0, hi: float = 1.0) -
 
 
 def workloads() -> dict[str, dict[str, Any]]:
+    """Every workload: the forward ones, then the training steps (``train.py``)."""
+    from train import train_workloads
+
+    return {**forward_workloads(), **train_workloads(_boxes)}
+
+
+def forward_workloads() -> dict[str, dict[str, Any]]:
     rng = np.random.default_rng(0)
     return {
         "roi_head": dict(op="crop", image=rng.standard_normal((2, 50, 76, 256), np.float32),
@@ -174,6 +183,10 @@ def serving(path: str):
 
 def runners(w: dict[str, Any]) -> dict[str, tuple[Callable[[], Any], bool, str]]:
     """name -> (call, memory measured by tracemalloc?, path label)."""
+    if w["op"] == "train":
+        from train import train_runners
+
+        return train_runners(w, serving)
     out: dict[str, tuple[Callable[[], Any], bool, str]] = {}
     crop = w["op"] == "crop"
     try:
@@ -318,6 +331,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--skip-generic", action="store_true")
     p.add_argument("--no-memory", action="store_true", help="skip the RSS subprocesses")
     p.add_argument("--only", nargs="*", help="workload names to run")
+    p.add_argument("--suite", choices=("forward", "train", "all"), default="all",
+                   help="forward calls, training steps (train_*), or both (default)")
     p.add_argument("--json", default="bench/results.json")
     p.add_argument("--plot", default="bench/results.png")
     p.add_argument("--child", nargs=2, metavar=("WORKLOAD", "RUNNER"), help=argparse.SUPPRESS)
@@ -337,6 +352,8 @@ def main(argv: list[str] | None = None) -> int:
     }
     for name, w in workloads().items():
         if opts.only and name not in opts.only:
+            continue
+        if opts.suite != "all" and (w["op"] == "train") != (opts.suite == "train"):
             continue
         table = {k: v for k, v in runners(w).items()
                  if not (k.endswith("/generic") and opts.skip_generic)}
