@@ -129,10 +129,8 @@ def crop_and_resize_grad_boxes(
     ValueError
         (:class:`xcrop.InvalidArgumentError`) wrong ranks or shapes, ``grads`` depth
         different from the image's, a non-positive image height or width, non-finite
-        boxes or boxes that overflow float32.
-    IndexError
-        (:class:`xcrop.BoxIndexError`, also a ``ValueError``) a box index outside
-        ``[0, batch)``.
+        boxes or boxes that overflow float32; :class:`xcrop.BoxIndexError` (also an
+        ``IndexError``) for a box index outside ``[0, batch)``.
 
     Examples
     --------

@@ -19,23 +19,10 @@ import array_api_compat
 from .errors import InvalidArgumentError, UnsupportedDTypeError
 
 __all__ = [
-    "Backend",
-    "as_array",
-    "check_bool",
-    "check_choice",
-    "dtype_name",
+    "Backend", "as_array", "check_bool", "check_choice", "check_real", "dtype_name",
     "float_array",
-    "from_host",
-    "host_view",
-    "ieee_quiet",
-    "index_array",
-    "is_array",
-    "is_traced",
-    "jax_on_cpu",
-    "python_int_pair",
-    "python_ints",
-    "resolve_backend",
-    "shape_of",
+    "from_host", "host_view", "ieee_quiet", "index_array", "is_array", "is_traced",
+    "jax_on_cpu", "python_int_pair", "python_ints", "resolve_backend", "shape_of",
     "short_repr",
 ]
 

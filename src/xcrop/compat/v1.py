@@ -150,8 +150,7 @@ def extract_glimpse(
     Returns
     -------
     array
-        float32, shape ``(B, glimpse_height, glimpse_width, D)``, same library and device
-        as ``input``.
+        As :func:`xcrop.extract_glimpse`: float32 ``(B, glimpse_height, glimpse_width, D)``.
 
     Raises
     ------

@@ -23,21 +23,6 @@ from typing import Any
 
 import numpy as np
 
-__all__ = [
-    "APIS",
-    "CHECKS",
-    "FORMAT_VERSION",
-    "OP_INPUTS",
-    "Case",
-    "FixtureFormatError",
-    "default_fixture_dir",
-    "fixture_provenance",
-    "list_suites",
-    "load_all",
-    "load_suite",
-    "write_suite",
-]
-
 FORMAT_VERSION = 1
 
 #: Input array names of each op, in call order.
