@@ -1,0 +1,295 @@
+"""The numba gradient kernels: TF's CropAndResizeGradImage and CropAndResizeGradBoxes.
+
+Imported only by ``numba_gradients`` on first use (importing this module imports numba).
+Module-level ``cache=True`` functions, as in ``jit_crop`` (see there why).
+
+Exactness by construction: every kernel performs TF's float32 operations in TF's
+sequential order (boxes, rows, columns, then per channel the corners TL, TR, BL, BR),
+each rounded by one IEEE float32 instruction (no ``fastmath``: no reassociation, no FMA
+contraction) and flushed by the explicit ``_ftz`` exactly where
+``xcrop._generic.gradients`` calls ``flush_subnormals``. Like TF -- unlike the generic
+path, which adds an exact +0 instead -- the kernels skip extrapolated samples; the two
+differ only where a sum has become -0 (a flushed negative subnormal) and a later
+extrapolated sample targets it: TF keeps -0, ``x + (+0)`` gives +0.
+
+Parallel callers may split the work only where sums never meet: the image gradient over
+(image, channel-chunk) units, each unit walking its image's boxes in their original
+order; the box gradient over boxes. Hence the same bits for every split.
+
+numba has no CPU float16, so float16 travels as its uint16 bit pattern: decoded through a
+65536-entry float32 table (exact) and encoded by :func:`_half_bits` (round to nearest
+even, as NumPy's ``astype``). A uint16 *image* uses the same table path with the identity
+table ``table[k] = k``.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numba
+import numpy as np
+from numba.core import types
+from numba.extending import overload
+
+from .jit_crop import _ftz
+
+_ONE = np.float32(1.0)
+_HALF = np.float32(0.5)
+
+
+@numba.njit(inline="always")
+def _half_bits(v: Any) -> Any:
+    """float32 ``v`` rounded to float16 (nearest even, overflow to inf), as uint16 bits."""
+    u = np.float32(v).view(np.uint32)
+    sign = (u >> np.uint32(16)) & np.uint32(0x8000)
+    a = u & np.uint32(0x7FFFFFFF)
+    if a >= np.uint32(0x7F800000):  # inf or NaN; NaN keeps its top payload bits (NumPy)
+        h = np.uint32(0x7C00) + ((a & np.uint32(0x7FFFFF)) >> np.uint32(13))
+        if a != np.uint32(0x7F800000) and h == np.uint32(0x7C00):
+            h = np.uint32(0x7C01)
+        return np.uint16(sign | h)
+    if a >= np.uint32(0x477FF000):  # >= 65520 rounds to inf
+        return np.uint16(sign | np.uint32(0x7C00))
+    if a < np.uint32(0x38800000):
+        # Below half's smallest normal 2**-14: 0.5 + |v| rounds |v| to a multiple of
+        # 2**-24 (float32's spacing on [0.5, 1)), nearest even, in one addition; the
+        # multiple is the half's bit pattern (1024 = 2**-14, the smallest normal).
+        r = np.float32(abs(np.float32(v)) + _HALF)
+        return np.uint16(sign | (r.view(np.uint32) - np.uint32(0x3F000000)))
+    # Normal half: round the 23-bit fraction to 10 bits (nearest even) and rebias.
+    rounded = a + np.uint32(0xFFF) + ((a >> np.uint32(13)) & np.uint32(1))
+    return np.uint16(sign | ((rounded - np.uint32(0x38000000)) >> np.uint32(13)))
+
+
+def _accumulate(out, table, row, d, v):  # untyped: numba compares the signatures
+    """``out[row, d] += v`` in ``out``'s dtype, as TF's kernel (compiled: the overload)."""
+    raise NotImplementedError  # only the numba overload below is ever called
+
+
+@overload(_accumulate)
+def _accumulate_overload(out, table, row, d, v):
+    if out.dtype == types.float32:
+        def add_float32(out, table, row, d, v):
+            out[row, d] = _ftz(out[row, d] + v)
+        return add_float32
+    if out.dtype == types.float64:
+        def add_float64(out, table, row, d, v):
+            out[row, d] = out[row, d] + np.float64(v)  # exact widening, plain float64 sum
+        return add_float64
+    if out.dtype == types.uint16:  # float16 bits
+        def add_float16(out, table, row, d, v):
+            # The term rounds to half first (static_cast<T>), then Eigen's half +=:
+            # float32 sum of two exact halves, rounded once to half.
+            term = table[np.int64(_half_bits(v))]
+            out[row, d] = _half_bits(table[np.int64(out[row, d])] + term)
+        return add_float16
+    return None
+
+
+def _pixel(pixels, table, row, d):
+    """``float32(pixels[row, d])`` (compiled: the overload)."""
+    raise NotImplementedError
+
+
+@overload(_pixel)
+def _pixel_overload(pixels, table, row, d):
+    if pixels.dtype == types.uint16:  # uint16 image or float16 bits: table lookup
+        def lookup(pixels, table, row, d):
+            return table[np.int64(pixels[row, d])]
+        return lookup
+
+    def convert(pixels, table, row, d):
+        return np.float32(pixels[row, d])  # round to nearest (int64, float64)
+    return convert
+
+
+@numba.njit(inline="always")
+def _inside(c: Any, limit: Any) -> bool:
+    return c >= 0 and c <= limit  # NaN is outside (validated input has none anyway)
+
+
+@numba.njit(inline="always")
+def _unit_channels(u: int, chunks: int, depth: int) -> tuple[int, int, int]:
+    b = u // chunks
+    k = u - b * chunks
+    return b, k * depth // chunks, (k + 1) * depth // chunks
+
+
+@numba.njit(nogil=True, cache=True)
+def image_grad_bilinear(grads, order, starts, in_y, in_x, height, width, chunks, table, out,
+                        u0, u1):
+    """Bilinear image gradient of units ``u0 .. u1-1`` into ``out``.
+
+    ``grads`` float32 ``(n, ch, cw, D)``; ``order``/``starts`` int64: the boxes of image
+    ``b`` are ``order[starts[b]:starts[b+1]]`` in increasing box order; ``in_y`` /
+    ``in_x`` float32 ``(n, ch)`` / ``(n, cw)`` forward sample coordinates; ``out``
+    ``(B * H * W, D)`` float32, float64 or uint16 (float16 bits; ``table`` decodes them),
+    zeroed by the caller. Unit ``u`` is image ``u // chunks`` and its channel chunk
+    ``u % chunks`` (of ``chunks`` near-equal chunks).
+    """
+    ch = grads.shape[1]
+    cw = grads.shape[2]
+    depth = grads.shape[3]
+    ymax = np.float32(height - 1)
+    xmax = np.float32(width - 1)
+    for u in range(u0, u1):
+        b, d0, d1 = _unit_channels(u, chunks, depth)
+        base = b * height * width
+        for j in range(starts[b], starts[b + 1]):
+            i = order[j]
+            for y in range(ch):
+                cy = in_y[i, y]
+                if not _inside(cy, ymax):
+                    continue  # TF skips extrapolated samples
+                top_f = np.float32(math.floor(cy))
+                top = base + int(top_f) * width
+                bottom = base + math.ceil(cy) * width
+                yl = cy - top_f
+                one_yl = _ftz(_ONE - yl)
+                for x in range(cw):
+                    cx = in_x[i, x]
+                    if not _inside(cx, xmax):
+                        continue
+                    left_f = np.float32(math.floor(cx))
+                    left = int(left_f)
+                    right = math.ceil(cx)
+                    xl = cx - left_f
+                    one_xl = _ftz(_ONE - xl)
+                    g = grads[i, y, x]
+                    # One pass per corner: for a fixed (pixel, channel) the additions still
+                    # come in TF's order TL, TR, BL, BR (corners may share a pixel), and
+                    # each pass is a simple loop over contiguous channels.
+                    for d in range(d0, d1):
+                        dtop = _ftz(one_yl * _ftz(g[d]))
+                        _accumulate(out, table, top + left, d, _ftz(one_xl * dtop))
+                    for d in range(d0, d1):
+                        dtop = _ftz(one_yl * _ftz(g[d]))
+                        _accumulate(out, table, top + right, d, _ftz(xl * dtop))
+                    for d in range(d0, d1):
+                        dbottom = _ftz(yl * _ftz(g[d]))
+                        _accumulate(out, table, bottom + left, d, _ftz(one_xl * dbottom))
+                    for d in range(d0, d1):
+                        dbottom = _ftz(yl * _ftz(g[d]))
+                        _accumulate(out, table, bottom + right, d, _ftz(xl * dbottom))
+
+
+@numba.njit(inline="always")
+def _nearest_index(c: Any) -> int:
+    low = np.float32(math.floor(c))
+    return int(low) + 1 if c - low >= _HALF else int(low)  # round half up (c >= 0 here)
+
+
+@numba.njit(nogil=True, cache=True)
+def image_grad_nearest(grads, order, starts, in_y, in_x, height, width, chunks, table, out,
+                       u0, u1):
+    """Nearest-neighbour image gradient; arguments as :func:`image_grad_bilinear`."""
+    ch = grads.shape[1]
+    cw = grads.shape[2]
+    depth = grads.shape[3]
+    ymax = np.float32(height - 1)
+    xmax = np.float32(width - 1)
+    for u in range(u0, u1):
+        b, d0, d1 = _unit_channels(u, chunks, depth)
+        base = b * height * width
+        for j in range(starts[b], starts[b + 1]):
+            i = order[j]
+            for y in range(ch):
+                cy = in_y[i, y]
+                if not _inside(cy, ymax):
+                    continue
+                row = base + _nearest_index(cy) * width
+                for x in range(cw):
+                    cx = in_x[i, x]
+                    if not _inside(cx, xmax):
+                        continue
+                    target = row + _nearest_index(cx)
+                    g = grads[i, y, x]
+                    for d in range(d0, d1):
+                        _accumulate(out, table, target, d, _ftz(g[d]))
+
+
+@numba.njit(nogil=True, cache=True)
+def box_grad(grads, pixels, table, box_image, in_y, in_x, wy_lo, wy_hi, wx_lo, wx_hi,
+             height, width, out, i0, i1):
+    """Box gradient of boxes ``i0 .. i1-1`` into float32 ``out`` ``(n, 4)``.
+
+    ``grads`` float32 ``(n, ch, cw, D)``; ``pixels`` ``(B * H * W, D)`` of the image's
+    dtype (uint16 for float16 bits and uint16 images, decoded by the float32 ``table``);
+    ``box_image`` int64 ``(n,)``; ``in_y`` / ``in_x`` float32 ``(n, ch)`` / ``(n, cw)`` the
+    box gradient's own sample coordinates; ``wy_lo``/``wy_hi`` float32 ``(ch,)`` the
+    per-row weights of ``d[y1]``/``d[y2]`` (unused when ``ch == 1``), ``wx_*`` likewise.
+    """
+    ch = grads.shape[1]
+    cw = grads.shape[2]
+    depth = grads.shape[3]
+    ymax = np.float32(height - 1)
+    xmax = np.float32(width - 1)
+    # A crop-size-1 axis: TF adds the float64 term g * 0.5 * (size - 1) (exact) to the
+    # float32 sum, rounding once ("float += double").
+    half_y = 0.5 * (height - 1)
+    half_x = 0.5 * (width - 1)
+    for i in range(i0, i1):
+        base = box_image[i] * height * width
+        s_y1 = np.float32(0.0)
+        s_x1 = np.float32(0.0)
+        s_y2 = np.float32(0.0)
+        s_x2 = np.float32(0.0)
+        for y in range(ch):
+            cy = in_y[i, y]
+            if not _inside(cy, ymax):
+                continue  # TF skips extrapolated samples
+            top_f = np.float32(math.floor(cy))
+            top = base + int(top_f) * width
+            bottom = base + math.ceil(cy) * width
+            yl = cy - top_f
+            one_yl = _ftz(_ONE - yl)
+            w_y1 = wy_lo[y]
+            w_y2 = wy_hi[y]
+            for x in range(cw):
+                cx = in_x[i, x]
+                if not _inside(cx, xmax):
+                    continue
+                left_f = np.float32(math.floor(cx))
+                left = int(left_f)
+                right = math.ceil(cx)
+                xl = cx - left_f
+                one_xl = _ftz(_ONE - xl)
+                w_x1 = wx_lo[x]
+                w_x2 = wx_hi[x]
+                g = grads[i, y, x]
+                for d in range(depth):
+                    tl = _ftz(_pixel(pixels, table, top + left, d))
+                    tr = _ftz(_pixel(pixels, table, top + right, d))
+                    bl = _ftz(_pixel(pixels, table, bottom + left, d))
+                    br = _ftz(_pixel(pixels, table, bottom + right, d))
+                    gv = _ftz(g[d])
+                    grad_y = _ftz(_ftz(_ftz(one_xl * _ftz(bl - tl))
+                                       + _ftz(xl * _ftz(br - tr))) * gv)
+                    grad_x = _ftz(_ftz(_ftz(one_yl * _ftz(tr - tl))
+                                       + _ftz(yl * _ftz(br - bl))) * gv)
+                    if ch == 1:
+                        t = np.float64(grad_y) * half_y
+                        s_y1 = _ftz(np.float32(np.float64(s_y1) + t))
+                        s_y2 = _ftz(np.float32(np.float64(s_y2) + t))
+                    else:
+                        s_y1 = _ftz(s_y1 + _ftz(grad_y * w_y1))
+                        s_y2 = _ftz(s_y2 + _ftz(grad_y * w_y2))
+                    if cw == 1:
+                        t = np.float64(grad_x) * half_x
+                        s_x1 = _ftz(np.float32(np.float64(s_x1) + t))
+                        s_x2 = _ftz(np.float32(np.float64(s_x2) + t))
+                    else:
+                        s_x1 = _ftz(s_x1 + _ftz(grad_x * w_x1))
+                        s_x2 = _ftz(s_x2 + _ftz(grad_x * w_x2))
+        out[i, 0] = s_y1
+        out[i, 1] = s_x1
+        out[i, 2] = s_y2
+        out[i, 3] = s_x2
+
+
+@numba.njit(nogil=True, cache=True)
+def half_bits(values, out):
+    """``out[k] = float16 bits of float32 values[k]`` (to test :func:`_half_bits`)."""
+    for k in range(values.shape[0]):
+        out[k] = _half_bits(values[k])
