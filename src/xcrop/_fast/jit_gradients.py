@@ -32,7 +32,7 @@ import numpy as np
 from numba.core import types
 from numba.extending import overload
 
-from .jit_crop import _ftz
+from .jit_crop import _FLT_MIN, _ftz
 
 _ONE = np.float32(1.0)
 _HALF = np.float32(0.5)
@@ -110,10 +110,18 @@ def _inside(c: Any, limit: Any) -> bool:
 
 
 @numba.njit(inline="always")
-def _unit_channels(u: int, chunks: int, depth: int) -> tuple[int, int, int]:
+def _unit_channels(u: int, chunks: int, depth: int) -> tuple[int, Any, Any]:
+    # Unsigned channel bounds: numba then knows the channel index is never negative,
+    # drops its wraparound code, and LLVM vectorizes the channel loops.
     b = u // chunks
     k = u - b * chunks
-    return b, k * depth // chunks, (k + 1) * depth // chunks
+    return b, np.uint64(k * depth // chunks), np.uint64((k + 1) * depth // chunks)
+
+
+@numba.njit(inline="always")
+def _floor_ceil(c: Any) -> tuple[Any, int, int]:
+    low = np.float32(math.floor(c))
+    return low, int(low), math.ceil(c)
 
 
 @numba.njit(nogil=True, cache=True)
@@ -133,6 +141,9 @@ def image_grad_bilinear(grads, order, starts, in_y, in_x, height, width, chunks,
     depth = grads.shape[3]
     ymax = np.float32(height - 1)
     xmax = np.float32(width - 1)
+    # One row per sample, unsigned indices: no per-sample array views (their reference
+    # counts are atomics shared by all threads) and vectorized channel loops.
+    flat = grads.reshape((grads.shape[0] * ch * cw, depth))
     for u in range(u0, u1):
         b, d0, d1 = _unit_channels(u, chunks, depth)
         base = b * height * width
@@ -142,36 +153,38 @@ def image_grad_bilinear(grads, order, starts, in_y, in_x, height, width, chunks,
                 cy = in_y[i, y]
                 if not _inside(cy, ymax):
                     continue  # TF skips extrapolated samples
-                top_f = np.float32(math.floor(cy))
-                top = base + int(top_f) * width
-                bottom = base + math.ceil(cy) * width
+                top_f, top, bottom = _floor_ceil(cy)
+                top = base + top * width
+                bottom = base + bottom * width
                 yl = cy - top_f
                 one_yl = _ftz(_ONE - yl)
                 for x in range(cw):
                     cx = in_x[i, x]
                     if not _inside(cx, xmax):
                         continue
-                    left_f = np.float32(math.floor(cx))
-                    left = int(left_f)
-                    right = math.ceil(cx)
+                    left_f, left, right = _floor_ceil(cx)
                     xl = cx - left_f
                     one_xl = _ftz(_ONE - xl)
-                    g = grads[i, y, x]
+                    g = np.uint64((i * ch + y) * cw + x)
                     # One pass per corner: for a fixed (pixel, channel) the additions still
                     # come in TF's order TL, TR, BL, BR (corners may share a pixel), and
-                    # each pass is a simple loop over contiguous channels.
+                    # each pass is a simple (vectorized) loop over contiguous channels.
+                    row = np.uint64(top + left)
                     for d in range(d0, d1):
-                        dtop = _ftz(one_yl * _ftz(g[d]))
-                        _accumulate(out, table, top + left, d, _ftz(one_xl * dtop))
+                        dtop = _ftz(one_yl * _ftz(flat[g, d]))
+                        _accumulate(out, table, row, d, _ftz(one_xl * dtop))
+                    row = np.uint64(top + right)
                     for d in range(d0, d1):
-                        dtop = _ftz(one_yl * _ftz(g[d]))
-                        _accumulate(out, table, top + right, d, _ftz(xl * dtop))
+                        dtop = _ftz(one_yl * _ftz(flat[g, d]))
+                        _accumulate(out, table, row, d, _ftz(xl * dtop))
+                    row = np.uint64(bottom + left)
                     for d in range(d0, d1):
-                        dbottom = _ftz(yl * _ftz(g[d]))
-                        _accumulate(out, table, bottom + left, d, _ftz(one_xl * dbottom))
+                        dbottom = _ftz(yl * _ftz(flat[g, d]))
+                        _accumulate(out, table, row, d, _ftz(one_xl * dbottom))
+                    row = np.uint64(bottom + right)
                     for d in range(d0, d1):
-                        dbottom = _ftz(yl * _ftz(g[d]))
-                        _accumulate(out, table, bottom + right, d, _ftz(xl * dbottom))
+                        dbottom = _ftz(yl * _ftz(flat[g, d]))
+                        _accumulate(out, table, row, d, _ftz(xl * dbottom))
 
 
 @numba.njit(inline="always")
@@ -189,6 +202,9 @@ def image_grad_nearest(grads, order, starts, in_y, in_x, height, width, chunks, 
     depth = grads.shape[3]
     ymax = np.float32(height - 1)
     xmax = np.float32(width - 1)
+    # One row per sample, unsigned indices: no per-sample array views (their reference
+    # counts are atomics shared by all threads) and vectorized channel loops.
+    flat = grads.reshape((grads.shape[0] * ch * cw, depth))
     for u in range(u0, u1):
         b, d0, d1 = _unit_channels(u, chunks, depth)
         base = b * height * width
@@ -203,10 +219,114 @@ def image_grad_nearest(grads, order, starts, in_y, in_x, height, width, chunks, 
                     cx = in_x[i, x]
                     if not _inside(cx, xmax):
                         continue
-                    target = row + _nearest_index(cx)
-                    g = grads[i, y, x]
+                    target = np.uint64(row + _nearest_index(cx))
+                    g = np.uint64((i * ch + y) * cw + x)
                     for d in range(d0, d1):
-                        _accumulate(out, table, target, d, _ftz(g[d]))
+                        _accumulate(out, table, target, d, _ftz(flat[g, d]))
+
+
+@numba.njit(inline="always")
+def _tiny(s: Any) -> Any:
+    return np.int32(abs(s) < _FLT_MIN) & np.int32(s != 0)
+
+
+@numba.njit(inline="always")
+def _add_wide(s: Any, grad: Any, half: float) -> Any:
+    # A crop-size-1 axis: TF adds the float64 term grad * 0.5 * (size - 1) (exact) to
+    # the float32 sum, rounding once ("float += double").
+    return np.float32(np.float64(s) + np.float64(grad) * half)
+
+
+@numba.njit(inline="always")
+def _box_sums(flat, pixels, table, i, base, ch, cw, in_y, in_x, wy_lo, wy_hi, wx_lo, wx_hi,
+              height, width, terms, partial, flush):
+    """Box ``i``'s four sums ``(y1, x1, y2, x2)`` and whether a partial sum was subnormal.
+
+    Per sample, passes over the channels: the four terms of every channel (independent,
+    vectorized), then the four sequential float32 sums. Without ``flush`` the sums skip
+    their flushes -- the flush is then off the sums' dependency chain -- and a third,
+    vectorized pass reports whether a partial sum was subnormal: if none was, every
+    skipped flush was the identity (same bits); else the caller reruns the box with
+    ``flush``.
+    """
+    depth = np.uint64(flat.shape[1])
+    ymax = np.float32(height - 1)
+    xmax = np.float32(width - 1)
+    half_y = 0.5 * (height - 1)
+    half_x = 0.5 * (width - 1)
+    s_y1 = np.float32(0.0)
+    s_x1 = np.float32(0.0)
+    s_y2 = np.float32(0.0)
+    s_x2 = np.float32(0.0)
+    tiny = np.int32(0)
+    for y in range(ch):
+        cy = in_y[i, y]
+        if not _inside(cy, ymax):
+            continue  # TF skips extrapolated samples
+        top_f, top, bottom = _floor_ceil(cy)
+        top = base + top * width
+        bottom = base + bottom * width
+        yl = cy - top_f
+        one_yl = _ftz(_ONE - yl)
+        w_y1 = wy_lo[y]
+        w_y2 = wy_hi[y]
+        for x in range(cw):
+            cx = in_x[i, x]
+            if not _inside(cx, xmax):
+                continue
+            left_f, left, right = _floor_ceil(cx)
+            xl = cx - left_f
+            one_xl = _ftz(_ONE - xl)
+            w_x1 = wx_lo[x]
+            w_x2 = wx_hi[x]
+            g = np.uint64((i * ch + y) * cw + x)
+            r_tl = np.uint64(top + left)
+            r_tr = np.uint64(top + right)
+            r_bl = np.uint64(bottom + left)
+            r_br = np.uint64(bottom + right)
+            for d in range(depth):
+                tl = _ftz(_pixel(pixels, table, r_tl, d))
+                tr = _ftz(_pixel(pixels, table, r_tr, d))
+                bl = _ftz(_pixel(pixels, table, r_bl, d))
+                br = _ftz(_pixel(pixels, table, r_br, d))
+                gv = _ftz(flat[g, d])
+                gy = _ftz(_ftz(_ftz(one_xl * _ftz(bl - tl)) + _ftz(xl * _ftz(br - tr))) * gv)
+                gx = _ftz(_ftz(_ftz(one_yl * _ftz(tr - tl)) + _ftz(yl * _ftz(br - bl))) * gv)
+                # On a crop-size-1 axis the term is made (in float64) by the sum below.
+                terms[0, d] = gy if ch == 1 else _ftz(gy * w_y1)
+                terms[1, d] = gx if cw == 1 else _ftz(gx * w_x1)
+                terms[2, d] = _ftz(gy * w_y2)
+                terms[3, d] = _ftz(gx * w_x2)
+            for d in range(depth):
+                if ch == 1:
+                    s_y1 = _add_wide(s_y1, terms[0, d], half_y)
+                    s_y2 = _add_wide(s_y2, terms[0, d], half_y)
+                else:
+                    s_y1 = s_y1 + terms[0, d]
+                    s_y2 = s_y2 + terms[2, d]
+                if cw == 1:
+                    s_x1 = _add_wide(s_x1, terms[1, d], half_x)
+                    s_x2 = _add_wide(s_x2, terms[1, d], half_x)
+                else:
+                    s_x1 = s_x1 + terms[1, d]
+                    s_x2 = s_x2 + terms[3, d]
+                if flush:
+                    s_y1 = _ftz(s_y1)
+                    s_x1 = _ftz(s_x1)
+                    s_y2 = _ftz(s_y2)
+                    s_x2 = _ftz(s_x2)
+                else:
+                    partial[0, d] = s_y1
+                    partial[1, d] = s_x1
+                    partial[2, d] = s_y2
+                    partial[3, d] = s_x2
+            if not flush:
+                hit = np.int32(0)
+                for d in range(depth):
+                    hit |= (_tiny(partial[0, d]) | _tiny(partial[1, d])
+                            | _tiny(partial[2, d]) | _tiny(partial[3, d]))
+                tiny |= hit
+    return s_y1, s_x1, s_y2, s_x2, tiny != 0
 
 
 @numba.njit(nogil=True, cache=True)
@@ -220,68 +340,19 @@ def box_grad(grads, pixels, table, box_image, in_y, in_x, wy_lo, wy_hi, wx_lo, w
     box gradient's own sample coordinates; ``wy_lo``/``wy_hi`` float32 ``(ch,)`` the
     per-row weights of ``d[y1]``/``d[y2]`` (unused when ``ch == 1``), ``wx_*`` likewise.
     """
-    ch = grads.shape[1]
-    cw = grads.shape[2]
-    depth = grads.shape[3]
-    ymax = np.float32(height - 1)
-    xmax = np.float32(width - 1)
-    # A crop-size-1 axis: TF adds the float64 term g * 0.5 * (size - 1) (exact) to the
-    # float32 sum, rounding once ("float += double").
-    half_y = 0.5 * (height - 1)
-    half_x = 0.5 * (width - 1)
+    n, ch, cw, depth = grads.shape
+    flat = grads.reshape((n * ch * cw, depth))  # as in image_grad_bilinear
+    terms = np.empty((4, depth), np.float32)  # per-sample scratch, O(depth)
+    partial = np.empty((4, depth), np.float32)
     for i in range(i0, i1):
         base = box_image[i] * height * width
-        s_y1 = np.float32(0.0)
-        s_x1 = np.float32(0.0)
-        s_y2 = np.float32(0.0)
-        s_x2 = np.float32(0.0)
-        for y in range(ch):
-            cy = in_y[i, y]
-            if not _inside(cy, ymax):
-                continue  # TF skips extrapolated samples
-            top_f = np.float32(math.floor(cy))
-            top = base + int(top_f) * width
-            bottom = base + math.ceil(cy) * width
-            yl = cy - top_f
-            one_yl = _ftz(_ONE - yl)
-            w_y1 = wy_lo[y]
-            w_y2 = wy_hi[y]
-            for x in range(cw):
-                cx = in_x[i, x]
-                if not _inside(cx, xmax):
-                    continue
-                left_f = np.float32(math.floor(cx))
-                left = int(left_f)
-                right = math.ceil(cx)
-                xl = cx - left_f
-                one_xl = _ftz(_ONE - xl)
-                w_x1 = wx_lo[x]
-                w_x2 = wx_hi[x]
-                g = grads[i, y, x]
-                for d in range(depth):
-                    tl = _ftz(_pixel(pixels, table, top + left, d))
-                    tr = _ftz(_pixel(pixels, table, top + right, d))
-                    bl = _ftz(_pixel(pixels, table, bottom + left, d))
-                    br = _ftz(_pixel(pixels, table, bottom + right, d))
-                    gv = _ftz(g[d])
-                    grad_y = _ftz(_ftz(_ftz(one_xl * _ftz(bl - tl))
-                                       + _ftz(xl * _ftz(br - tr))) * gv)
-                    grad_x = _ftz(_ftz(_ftz(one_yl * _ftz(tr - tl))
-                                       + _ftz(yl * _ftz(br - bl))) * gv)
-                    if ch == 1:
-                        t = np.float64(grad_y) * half_y
-                        s_y1 = _ftz(np.float32(np.float64(s_y1) + t))
-                        s_y2 = _ftz(np.float32(np.float64(s_y2) + t))
-                    else:
-                        s_y1 = _ftz(s_y1 + _ftz(grad_y * w_y1))
-                        s_y2 = _ftz(s_y2 + _ftz(grad_y * w_y2))
-                    if cw == 1:
-                        t = np.float64(grad_x) * half_x
-                        s_x1 = _ftz(np.float32(np.float64(s_x1) + t))
-                        s_x2 = _ftz(np.float32(np.float64(s_x2) + t))
-                    else:
-                        s_x1 = _ftz(s_x1 + _ftz(grad_x * w_x1))
-                        s_x2 = _ftz(s_x2 + _ftz(grad_x * w_x2))
+        s_y1, s_x1, s_y2, s_x2, tiny = _box_sums(
+            flat, pixels, table, i, base, ch, cw, in_y, in_x, wy_lo, wy_hi, wx_lo, wx_hi,
+            height, width, terms, partial, False)
+        if tiny:  # TF flushed a partial sum: redo this box with every flush
+            s_y1, s_x1, s_y2, s_x2, _ = _box_sums(
+                flat, pixels, table, i, base, ch, cw, in_y, in_x, wy_lo, wy_hi, wx_lo,
+                wx_hi, height, width, terms, partial, True)
         out[i, 0] = s_y1
         out[i, 1] = s_x1
         out[i, 2] = s_y2
