@@ -24,7 +24,6 @@ table ``table[k] = k``.
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
 import numba
@@ -36,6 +35,7 @@ from .jit_crop import _FLT_MIN, _ftz
 
 _ONE = np.float32(1.0)
 _HALF = np.float32(0.5)
+_FEW_CHANNELS = 8
 
 
 @numba.njit(inline="always")
@@ -120,8 +120,11 @@ def _unit_channels(u: int, chunks: int, depth: int) -> tuple[int, Any, Any]:
 
 @numba.njit(inline="always")
 def _floor_ceil(c: Any) -> tuple[Any, int, int]:
-    low = np.float32(math.floor(c))
-    return low, int(low), math.ceil(c)
+    """``float32(floor(c)), floor(c), ceil(c)`` for ``0 <= c <= 2**24`` (an inside
+    sample): truncation is floor there, and inline (``math.floor`` is a libm call)."""
+    low = int(c)
+    low_f = np.float32(low)
+    return low_f, low, low + 1 if c > low_f else low
 
 
 @numba.njit(nogil=True, cache=True)
@@ -166,6 +169,21 @@ def image_grad_bilinear(grads, order, starts, in_y, in_x, height, width, chunks,
                     xl = cx - left_f
                     one_xl = _ftz(_ONE - xl)
                     g = np.uint64((i * ch + y) * cw + x)
+                    if d1 - d0 < _FEW_CHANNELS:
+                        # Few channels: one loop, the four corners in TF's order.
+                        tl = np.uint64(top + left)
+                        tr = np.uint64(top + right)
+                        bl = np.uint64(bottom + left)
+                        br = np.uint64(bottom + right)
+                        for d in range(d0, d1):
+                            gv = _ftz(flat[g, d])
+                            dtop = _ftz(one_yl * gv)
+                            dbottom = _ftz(yl * gv)
+                            _accumulate(out, table, tl, d, _ftz(one_xl * dtop))
+                            _accumulate(out, table, tr, d, _ftz(xl * dtop))
+                            _accumulate(out, table, bl, d, _ftz(one_xl * dbottom))
+                            _accumulate(out, table, br, d, _ftz(xl * dbottom))
+                        continue
                     # One pass per corner: for a fixed (pixel, channel) the additions still
                     # come in TF's order TL, TR, BL, BR (corners may share a pixel), and
                     # each pass is a simple (vectorized) loop over contiguous channels.
@@ -189,8 +207,8 @@ def image_grad_bilinear(grads, order, starts, in_y, in_x, height, width, chunks,
 
 @numba.njit(inline="always")
 def _nearest_index(c: Any) -> int:
-    low = np.float32(math.floor(c))
-    return int(low) + 1 if c - low >= _HALF else int(low)  # round half up (c >= 0 here)
+    low_f, low, _ = _floor_ceil(c)
+    return low + 1 if c - low_f >= _HALF else low  # round half up (as TF's round, c >= 0)
 
 
 @numba.njit(nogil=True, cache=True)
@@ -238,16 +256,37 @@ def _add_wide(s: Any, grad: Any, half: float) -> Any:
 
 
 @numba.njit(inline="always")
+def _sum_step(s_y1, s_x1, s_y2, s_x2, t_y1, t_x1, t_y2, t_x2, ch, cw, half_y, half_x, flush):
+    """One channel's additions to the four sums (``t_*``: the flushed float32 terms; on a
+    crop-size-1 axis ``t_y1`` / ``t_x1`` is the gradient itself, see :func:`_add_wide`)."""
+    if ch == 1:
+        s_y1 = _add_wide(s_y1, t_y1, half_y)
+        s_y2 = _add_wide(s_y2, t_y1, half_y)
+    else:
+        s_y1 = s_y1 + t_y1
+        s_y2 = s_y2 + t_y2
+    if cw == 1:
+        s_x1 = _add_wide(s_x1, t_x1, half_x)
+        s_x2 = _add_wide(s_x2, t_x1, half_x)
+    else:
+        s_x1 = s_x1 + t_x1
+        s_x2 = s_x2 + t_x2
+    if flush:
+        return _ftz(s_y1), _ftz(s_x1), _ftz(s_y2), _ftz(s_x2)
+    return s_y1, s_x1, s_y2, s_x2
+
+
+@numba.njit(inline="always")
 def _box_sums(flat, pixels, table, i, base, ch, cw, in_y, in_x, wy_lo, wy_hi, wx_lo, wx_hi,
               height, width, terms, partial, flush):
     """Box ``i``'s four sums ``(y1, x1, y2, x2)`` and whether a partial sum was subnormal.
 
-    Per sample, passes over the channels: the four terms of every channel (independent,
-    vectorized), then the four sequential float32 sums. Without ``flush`` the sums skip
-    their flushes -- the flush is then off the sums' dependency chain -- and a third,
-    vectorized pass reports whether a partial sum was subnormal: if none was, every
+    Without ``flush`` the sums skip their flushes -- the flush is then off the sums'
+    dependency chain -- and every partial sum is checked: if none was subnormal, every
     skipped flush was the identity (same bits); else the caller reruns the box with
-    ``flush``.
+    ``flush``. Per sample with many channels, three passes over them: the four terms of
+    every channel (independent, vectorized), the four sequential sums, the (vectorized)
+    check; with few channels, one loop.
     """
     depth = np.uint64(flat.shape[1])
     ymax = np.float32(height - 1)
@@ -284,6 +323,24 @@ def _box_sums(flat, pixels, table, i, base, ch, cw, in_y, in_x, wy_lo, wy_hi, wx
             r_tr = np.uint64(top + right)
             r_bl = np.uint64(bottom + left)
             r_br = np.uint64(bottom + right)
+            if depth < _FEW_CHANNELS:
+                for d in range(depth):
+                    tl = _ftz(_pixel(pixels, table, r_tl, d))
+                    tr = _ftz(_pixel(pixels, table, r_tr, d))
+                    bl = _ftz(_pixel(pixels, table, r_bl, d))
+                    br = _ftz(_pixel(pixels, table, r_br, d))
+                    gv = _ftz(flat[g, d])
+                    gy = _ftz(_ftz(_ftz(one_xl * _ftz(bl - tl)) + _ftz(xl * _ftz(br - tr)))
+                              * gv)
+                    gx = _ftz(_ftz(_ftz(one_yl * _ftz(tr - tl)) + _ftz(yl * _ftz(br - bl)))
+                              * gv)
+                    s_y1, s_x1, s_y2, s_x2 = _sum_step(
+                        s_y1, s_x1, s_y2, s_x2, gy if ch == 1 else _ftz(gy * w_y1),
+                        gx if cw == 1 else _ftz(gx * w_x1), _ftz(gy * w_y2),
+                        _ftz(gx * w_x2), ch, cw, half_y, half_x, flush)
+                    if not flush:
+                        tiny |= _tiny(s_y1) | _tiny(s_x1) | _tiny(s_y2) | _tiny(s_x2)
+                continue
             for d in range(depth):
                 tl = _ftz(_pixel(pixels, table, r_tl, d))
                 tr = _ftz(_pixel(pixels, table, r_tr, d))
@@ -292,30 +349,15 @@ def _box_sums(flat, pixels, table, i, base, ch, cw, in_y, in_x, wy_lo, wy_hi, wx
                 gv = _ftz(flat[g, d])
                 gy = _ftz(_ftz(_ftz(one_xl * _ftz(bl - tl)) + _ftz(xl * _ftz(br - tr))) * gv)
                 gx = _ftz(_ftz(_ftz(one_yl * _ftz(tr - tl)) + _ftz(yl * _ftz(br - bl))) * gv)
-                # On a crop-size-1 axis the term is made (in float64) by the sum below.
                 terms[0, d] = gy if ch == 1 else _ftz(gy * w_y1)
                 terms[1, d] = gx if cw == 1 else _ftz(gx * w_x1)
                 terms[2, d] = _ftz(gy * w_y2)
                 terms[3, d] = _ftz(gx * w_x2)
             for d in range(depth):
-                if ch == 1:
-                    s_y1 = _add_wide(s_y1, terms[0, d], half_y)
-                    s_y2 = _add_wide(s_y2, terms[0, d], half_y)
-                else:
-                    s_y1 = s_y1 + terms[0, d]
-                    s_y2 = s_y2 + terms[2, d]
-                if cw == 1:
-                    s_x1 = _add_wide(s_x1, terms[1, d], half_x)
-                    s_x2 = _add_wide(s_x2, terms[1, d], half_x)
-                else:
-                    s_x1 = s_x1 + terms[1, d]
-                    s_x2 = s_x2 + terms[3, d]
-                if flush:
-                    s_y1 = _ftz(s_y1)
-                    s_x1 = _ftz(s_x1)
-                    s_y2 = _ftz(s_y2)
-                    s_x2 = _ftz(s_x2)
-                else:
+                s_y1, s_x1, s_y2, s_x2 = _sum_step(
+                    s_y1, s_x1, s_y2, s_x2, terms[0, d], terms[1, d], terms[2, d],
+                    terms[3, d], ch, cw, half_y, half_x, flush)
+                if not flush:
                     partial[0, d] = s_y1
                     partial[1, d] = s_x1
                     partial[2, d] = s_y2
