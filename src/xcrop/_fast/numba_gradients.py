@@ -17,6 +17,7 @@ from __future__ import annotations
 import functools
 from typing import Any
 
+from .host_views import read_alias
 from .numba_kernels import LazyKernels, run_split
 
 __all__ = ["available", "box_gradient", "image_gradient"]
@@ -89,10 +90,11 @@ def image_gradient(grads: Any, box_indices: Any, in_y: Any, in_x: Any,
     n = grads.shape[0]
     if n == 0 or depth == 0 or out.size == 0:
         return out
-    g = np.ascontiguousarray(grads, np.float32)
-    ys = np.ascontiguousarray(in_y, np.float32)
-    xs = np.ascontiguousarray(in_x, np.float32)
-    idx = np.asarray(box_indices).astype(np.int64)
+    g, ys, xs = (_input(a, np.float32) for a in (grads, in_y, in_x))
+    idx = _indices(box_indices, n, batch)
+    _check_shape("grads", g, (n, g.shape[1], g.shape[2], depth))
+    _check_shape("in_y", ys, (n, g.shape[1]))
+    _check_shape("in_x", xs, (n, g.shape[2]))
     # Each image's boxes in increasing box order (stable sort): TF's order per image.
     order = np.argsort(idx, kind="stable")
     starts = np.searchsorted(idx[order], np.arange(batch + 1), side="left").astype(np.int64)
@@ -128,25 +130,27 @@ def box_gradient(grads: Any, image: Any, boxes: Any, box_indices: Any) -> Any | 
         return None
     kernels = _KERNELS.get()
     n, ch, cw, depth = grads.shape
-    batch, height, width, _ = image.shape
+    batch, height, width = image.shape[:3]
+    _check_shape("image", image, (batch, height, width, depth))
+    _check_shape("boxes", boxes, (n, 4))
     out = np.zeros((n, 4), np.float32)
     if n == 0 or depth == 0:
         return out
-    g = np.ascontiguousarray(grads, np.float32)
+    g = _input(grads, np.float32)
     b = np.ascontiguousarray(boxes, np.float32)
     # The box gradient's own coordinates and weights, from the generic definitions.
     ys = np.ascontiguousarray(_box_coordinates(xp, b[:, 0:1], b[:, 2:3], height, ch, None))
     xs = np.ascontiguousarray(_box_coordinates(xp, b[:, 1:2], b[:, 3:4], width, cw, None))
     wy_lo, wy_hi = _weights(xp, height, ch)
     wx_lo, wx_hi = _weights(xp, width, cw)
-    pixels = np.ascontiguousarray(image).reshape(batch * height * width, depth)
+    pixels = _input(image, None).reshape(batch * height * width, depth)
     if pixels.dtype == np.float16:
         pixels, table = pixels.view(np.uint16), _half_table()
     elif pixels.dtype == np.uint16:
         table = _uint16_table()
     else:
         table = _no_table()
-    idx = np.asarray(box_indices).astype(np.int64)
+    idx = _indices(box_indices, n, batch)
 
     def run(i0: int, i1: int) -> None:
         kernels.box_grad(g, pixels, table, idx, ys, xs, wy_lo, wy_hi, wx_lo, wx_hi, height,
@@ -165,3 +169,28 @@ def _weights(xp: Any, size: int, count: int) -> tuple[Any, Any]:
         return np.zeros(1, np.float32), np.zeros(1, np.float32)
     lo, hi = _edge_weights(xp, size, count, None)
     return np.ascontiguousarray(lo, np.float32), np.ascontiguousarray(hi, np.float32)
+
+
+def _input(array: Any, dtype: Any) -> Any:
+    """C-contiguous NumPy array the kernels only read; read-only arrays (views of JAX
+    arrays) are aliased writeable, so numba compiles no read-only specialization."""
+    import numpy as np
+
+    return read_alias(np.ascontiguousarray(array, dtype))
+
+
+def _indices(box_indices: Any, n: int, batch: int) -> Any:
+    """int64 box indices, checked: the kernels index memory with them unchecked."""
+    import numpy as np
+
+    idx = np.asarray(box_indices).astype(np.int64).reshape(-1)
+    if idx.shape[0] != n:
+        raise ValueError(f"box_indices must have {n} entries; got {idx.shape[0]}")
+    if n and (idx.min() < 0 or idx.max() >= batch):
+        raise IndexError(f"box_indices must lie in [0, {batch})")
+    return idx
+
+
+def _check_shape(name: str, array: Any, shape: tuple[int, ...]) -> None:
+    if tuple(array.shape) != tuple(shape):
+        raise ValueError(f"{name} must have shape {shape}; got {tuple(array.shape)}")
