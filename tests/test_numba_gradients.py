@@ -1,4 +1,4 @@
-"""The compiled gradient kernels (``xcrop._fast.numba_gradients``) against TF and generic.
+"""The compiled gradient kernels (``xcrop._backends.numba``) against TF and the reference.
 
 * every paired case of the grad_edge, grad_dtypes and grad_random fixtures: the recorded
   TF bits (0 ulp, bytes equal) and the generic path's bits;
@@ -24,11 +24,33 @@ pytest.importorskip("numba", reason="numba is not installed: the compiled gradie
 
 import array_api_compat.numpy as xp
 
-from xcrop._coordinates import sample_coordinates
-from xcrop._fast import numba_gradients as ng
-from xcrop._fast.host_gradients import sequential_row_sums
-from xcrop._generic import gradients as generic
+from xcrop._backends.host import numpy_backend
+from xcrop._backends.host_gradients import sequential_row_sums
+from xcrop._backends.numba import grad_drivers, loader
+from xcrop._core.args import GradBoxesArgs, GradImageArgs
+from xcrop._core.coordinates import sample_coordinates
+from xcrop._reference import gradients as generic
 from xcrop.conformance import load_suite
+
+
+def _image_args(grads, idx, in_y, in_x, shape, method, dtype) -> GradImageArgs:
+    return GradImageArgs(backend=numpy_backend(), grads=np.asarray(grads),
+                         box_indices=np.asarray(idx), in_y=in_y, in_x=in_x,
+                         image_shape=tuple(int(s) for s in shape), method=method,
+                         dtype=np.dtype(dtype))
+
+
+def _boxes_args(grads, image, boxes, idx) -> GradBoxesArgs:
+    return GradBoxesArgs(backend=numpy_backend(), grads=np.asarray(grads), image=image,
+                         boxes=np.asarray(boxes), box_indices=np.asarray(idx))
+
+
+def _kernel_image(*args):
+    return grad_drivers.image_gradient(_image_args(*args))
+
+
+def _kernel_boxes(*args):
+    return grad_drivers.box_gradient(_boxes_args(*args))
 
 SUITES = ("grad_edge", "grad_dtypes", "grad_random")
 GRAD_IMAGE, GRAD_BOXES = "crop_and_resize_grad_image", "crop_and_resize_grad_boxes"
@@ -38,7 +60,7 @@ TINY = np.float32(2.0**-126)
 @pytest.fixture(autouse=True)
 def _numba_on(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("XCROP_NO_NUMBA", raising=False)
-    assert ng.available(), "numba is installed but the gradient kernels failed to load"
+    assert loader.available(), "numba is installed but the gradient kernels failed to load"
 
 
 def _pairs() -> list[dict]:
@@ -83,12 +105,12 @@ def image_grad(grads, boxes, idx, shape, method="bilinear", dtype=np.float32,
     """Kernel image gradient; equal (bits) to the generic path's unless told otherwise."""
     grads = np.asarray(grads, np.float32)
     in_y, in_x = _coordinates(boxes, shape[1], shape[2], grads.shape[1], grads.shape[2])
-    got = ng.image_gradient(grads, idx, in_y, in_x, tuple(shape), method, np.dtype(dtype))
+    got = _kernel_image(grads, idx, in_y, in_x, tuple(shape), method, np.dtype(dtype))
     assert got is not None
     if check_generic:
         with np.errstate(all="ignore"):
-            want = generic.image_gradient(xp, grads, np.asarray(idx), in_y, in_x, tuple(shape),
-                                          method, np.dtype(dtype))
+            want = generic.image_gradient(_image_args(grads, idx, in_y, in_x, shape, method,
+                                                      dtype))
         _same_as_generic(got, want, skipped_zeros)
     return got
 
@@ -97,11 +119,11 @@ def box_grad(grads, image, boxes, idx, check_generic=True, skipped_zeros=False):
     """Kernel box gradient; equal (bits) to the generic path's unless told otherwise."""
     grads = np.asarray(grads, np.float32)
     boxes = np.asarray(boxes, np.float32)
-    got = ng.box_gradient(grads, image, boxes, idx)
+    got = _kernel_boxes(grads, image, boxes, idx)
     assert got is not None
     if check_generic:
         with np.errstate(all="ignore"):
-            want = generic.box_gradient(xp, grads, image, boxes, np.asarray(idx),
+            want = generic.box_gradient(_boxes_args(grads, image, boxes, idx),
                                         row_sums=sequential_row_sums)
         _same_as_generic(got, want, skipped_zeros)
     return got
@@ -346,22 +368,29 @@ def test_bad_indices_and_shapes_raise() -> None:
     grads, image, boxes, idx = _workload(11, (2, 4, 4, 2), 3, (2, 2))
     in_y, in_x = _coordinates(boxes, 4, 4, 2, 2)
     with pytest.raises(IndexError):
-        ng.image_gradient(grads, [0, 2, 1], in_y, in_x, (2, 4, 4, 2), "bilinear", np.float32)
+        _kernel_image(grads, [0, 2, 1], in_y, in_x, (2, 4, 4, 2), "bilinear", np.float32)
     with pytest.raises(IndexError):
-        ng.box_gradient(grads, image, boxes, [0, -1, 1])
+        _kernel_boxes(grads, image, boxes, [0, -1, 1])
     with pytest.raises(ValueError):
-        ng.image_gradient(grads, idx, in_x[:, :1], in_x, (2, 4, 4, 2), "bilinear", np.float32)
+        _kernel_image(grads, idx, in_x[:, :1], in_x, (2, 4, 4, 2), "bilinear", np.float32)
     with pytest.raises(ValueError):
-        ng.box_gradient(grads, image[..., :1], boxes, idx)
+        _kernel_boxes(grads, image[..., :1], boxes, idx)
 
 
-def test_disabled_returns_none(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("XCROP_NO_NUMBA", "1")
+def test_disabled_kernels_are_not_chosen(monkeypatch: pytest.MonkeyPatch) -> None:
+    import xcrop
+
     grads, image, boxes, idx = _workload(12, (1, 3, 3, 1), 2, (2, 2))
-    in_y, in_x = _coordinates(boxes, 3, 3, 2, 2)
-    assert ng.image_gradient(grads, idx, in_y, in_x, (1, 3, 3, 1), "bilinear",
-                             np.float32) is None
-    assert ng.box_gradient(grads, image, boxes, idx) is None
+    on = xcrop.which_path
+    assert "numba" in on("crop_and_resize", image, boxes, idx, (2, 2))
+    monkeypatch.setenv("XCROP_NO_NUMBA", "1")
+    assert not loader.available()
+    from xcrop.capabilities import fast_path_names
+
+    assert any("numba" in n for n in fast_path_names("crop_and_resize_grad_image", "numpy"))
+    with xcrop.use_generic():
+        want = xcrop.crop_and_resize_grad_boxes(grads, image, boxes, idx)
+    assert _bits(xcrop.crop_and_resize_grad_boxes(grads, image, boxes, idx)) == _bits(want)
 
 
 # --- TF skips extrapolated samples ---------------------------------------------------------
@@ -405,10 +434,10 @@ def _tf_box_gradient(grads, image, boxes, idx):
     box gradient's coordinates and row/column weights from the generic definitions)."""
     n, ch, cw, depth = grads.shape
     height, width = image.shape[1:3]
-    ys = generic._box_coordinates(xp, boxes[:, 0:1], boxes[:, 2:3], height, ch, None)
-    xs = generic._box_coordinates(xp, boxes[:, 1:2], boxes[:, 3:4], width, cw, None)
-    wy = generic._edge_weights(xp, height, ch, None) if ch > 1 else None
-    wx = generic._edge_weights(xp, width, cw, None) if cw > 1 else None
+    ys = generic.box_coordinates(xp, boxes[:, 0:1], boxes[:, 2:3], height, ch, None)
+    xs = generic.box_coordinates(xp, boxes[:, 1:2], boxes[:, 3:4], width, cw, None)
+    wy = generic.edge_weights(xp, height, ch, None) if ch > 1 else None
+    wx = generic.edge_weights(xp, width, cw, None) if cw > 1 else None
     one = np.float32(1)
     out = np.zeros((n, 4), np.float32)
     for i in range(n):
@@ -456,7 +485,7 @@ def test_extrapolated_samples_are_skipped_as_tf_does() -> None:
     idx = np.zeros(3, np.int32)
     in_y, in_x = _coordinates(boxes, 2, 2, 2, 2)
     assert (in_y[2] < 0).all()
-    got = ng.image_gradient(grads, idx, in_y, in_x, (1, 2, 2, 1), "bilinear", np.float32)
+    got = _kernel_image(grads, idx, in_y, in_x, (1, 2, 2, 1), "bilinear", np.float32)
     want = _tf_image_gradient(grads, idx, in_y, in_x, (1, 2, 2, 1))
     assert _bits(got) == _bits(want)
     assert np.signbit(got[0, 0, 0, 0]) and got[0, 0, 0, 0] == 0
@@ -473,7 +502,7 @@ def test_box_gradient_skips_extrapolated_rows_as_tf_does() -> None:
     grads[0, 0, 0] = a, -(a + np.float32(2.0**-140))
     grads[0, 1] = 1.0
     boxes = np.array([[0.5, 0, 2.0, 1]], np.float32)
-    got = ng.box_gradient(grads, image, boxes, np.zeros(1, np.int32))
+    got = _kernel_boxes(grads, image, boxes, np.zeros(1, np.int32))
     want = _tf_box_gradient(grads, image, boxes, np.zeros(1, np.int32))
     assert _bits(got) == _bits(want)
     assert got[0, 0] == 0 and np.signbit(got[0, 0])
@@ -493,18 +522,18 @@ def test_tf_loop_transcriptions_on_random_cases(crop: tuple[int, int]) -> None:
 # --- the same bits for every split ---------------------------------------------------------
 
 def test_thread_count_independence(monkeypatch: pytest.MonkeyPatch) -> None:
-    from xcrop._fast import numba_kernels
+    from xcrop._backends import host
 
-    monkeypatch.setattr(numba_kernels, "SERIAL_ELEMENTS", 0)  # always split
+    monkeypatch.setattr(host, "SERIAL_ELEMENTS", 0)  # always split
     grads, image, boxes, idx = _workload(14, (3, 9, 11, 40), 50, (6, 7), -0.2, 1.2)
     in_y, in_x = _coordinates(boxes, 9, 11, 6, 7)
     runs = []
     for threads in ("1", "2", "3", "4", "7"):
         monkeypatch.setenv("XCROP_NUM_THREADS", threads)
-        runs.append([ng.image_gradient(grads, idx, in_y, in_x, image.shape, m, dt).tobytes()
+        runs.append([_kernel_image(grads, idx, in_y, in_x, image.shape, m, dt).tobytes()
                      for m in ("bilinear", "nearest")
                      for dt in (np.float16, np.float32, np.float64)]
-                    + [ng.box_gradient(grads, image, boxes, idx).tobytes()])
+                    + [_kernel_boxes(grads, image, boxes, idx).tobytes()])
     assert all(r == runs[0] for r in runs)
     monkeypatch.setenv("XCROP_NUM_THREADS", "4")
     image_grad(grads, boxes, idx, image.shape)  # and the generic bits
@@ -513,7 +542,7 @@ def test_thread_count_independence(monkeypatch: pytest.MonkeyPatch) -> None:
 
 def test_kernel_splits_and_part_order() -> None:
     """Call the kernels directly over different units and in different part orders."""
-    kernels = ng._KERNELS.get()
+    kernels = loader.kernels().gradients
     grads, image, boxes, idx = _workload(15, (2, 6, 7, 13), 30, (5, 4), -0.2, 1.2)
     in_y, in_x = _coordinates(boxes, 6, 7, 5, 4)
     idx64 = idx.astype(np.int64)
@@ -534,10 +563,10 @@ def test_kernel_splits_and_part_order() -> None:
     assert results == {want.tobytes()}
     out = np.zeros((30, 4), np.float32)
     full = box_grad(grads, image, boxes, idx)
-    ys, xs = (np.ascontiguousarray(generic._box_coordinates(xp, boxes[:, a:a + 1],
+    ys, xs = (np.ascontiguousarray(generic.box_coordinates(xp, boxes[:, a:a + 1],
                                                             boxes[:, a + 2:a + 3], s, c, None))
               for a, s, c in ((0, 6, 5), (1, 7, 4)))
-    wy, wx = generic._edge_weights(xp, 6, 5, None), generic._edge_weights(xp, 7, 4, None)
+    wy, wx = generic.edge_weights(xp, 6, 5, None), generic.edge_weights(xp, 7, 4, None)
     pixels = image.reshape(-1, 13)
     for i in range(29, -1, -1):
         kernels.box_grad(grads, pixels, table, idx64, ys, xs, *wy, *wx, 6, 7, out, i, i + 1)
@@ -547,7 +576,7 @@ def test_kernel_splits_and_part_order() -> None:
 # --- float16 rounding and the on-disk cache ------------------------------------------------
 
 def test_half_rounding_matches_numpy() -> None:
-    kernels = ng._KERNELS.get()
+    kernels = loader.kernels().gradients
     rng = np.random.default_rng(16)
     bits = np.concatenate([
         rng.integers(0, 2**32, 200_000, dtype=np.uint64).astype(np.uint32),
@@ -572,7 +601,7 @@ def test_half_rounding_matches_numpy() -> None:
 def test_entry_kernels_are_cached() -> None:
     import numba
 
-    from xcrop._fast import jit_gradients
+    from xcrop._backends.numba import gradients as jit_gradients
 
     entry = {name: obj for name, obj in vars(jit_gradients).items()
              if isinstance(obj, numba.core.registry.CPUDispatcher)

@@ -16,12 +16,14 @@ contraction across ops).
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
-from .._core.args import CropArgs, GlimpseArgs
+from .._core.args import CropArgs, GlimpseArgs, GradBoxesArgs, GradImageArgs
 from .._core.arrays import jax_on_cpu as on_cpu
 from . import numpy as numpy_paths
-from .host import aligned_empty, crop_view, glimpse_view, read_alias
+from .host import aligned_empty, crop_view, glimpse_view, numpy_view, read_alias
+from .numba import grad_drivers
 from .numba.loader import available as numba_available
 
 __all__ = ["lax_fold", "paths"]
@@ -87,6 +89,23 @@ def _glimpse(args: GlimpseArgs) -> Any:
     return _adopt(out, args.input)
 
 
+def _grad_inputs_on_cpu(args: Any) -> bool:
+    arrays = (args.grads, args.image, args.boxes, args.box_indices) if hasattr(args, "boxes") \
+        else (args.grads, args.box_indices, args.in_y, args.in_x)
+    return all(on_cpu(a) for a in arrays) and numba_available()
+
+
+def _numba_grad_image(args: GradImageArgs) -> Any:
+    import numpy as np
+
+    view = replace(numpy_view(args, _to_numpy), dtype=np.dtype(args.dtype))
+    return _adopt(grad_drivers.image_gradient(view), args.grads)
+
+
+def _numba_grad_boxes(args: GradBoxesArgs) -> Any:
+    return _adopt(grad_drivers.box_gradient(numpy_view(args, _to_numpy)), args.grads)
+
+
 def paths() -> list[dict[str, Any]]:
     """The JAX fast paths (see ``_backends.builtin_paths``)."""
     return [
@@ -95,6 +114,12 @@ def paths() -> list[dict[str, Any]]:
         dict(operation="crop_and_resize", backend="jax", implementation=_numba_crop,
              predicate=_numba_crop_predicate, name="jax CPU fast path (numba kernel)",
              priority=0, device="cpu"),
+        dict(operation="crop_and_resize_grad_image", backend="jax",
+             implementation=_numba_grad_image, predicate=_grad_inputs_on_cpu,
+             name="jax CPU fast path (numba kernel)", priority=0, device="cpu"),
+        dict(operation="crop_and_resize_grad_boxes", backend="jax",
+             implementation=_numba_grad_boxes, predicate=_grad_inputs_on_cpu,
+             name="jax CPU fast path (numba kernel)", priority=0, device="cpu"),
         dict(operation="extract_glimpse", backend="jax", implementation=_glimpse,
              predicate=_glimpse_predicate, name="jax CPU fast path", priority=-1, device="cpu"),
     ]

@@ -35,6 +35,7 @@ from .exactness import bilinear_exact, min_pixel_threshold, unflushed_crop_exact
 from .host import executor, num_threads, run_split
 from .host_gradients import sequential_row_sums
 from .numba import drivers as numba_drivers
+from .numba import grad_drivers
 from .numba.loader import available as numba_available
 
 __all__ = [
@@ -385,6 +386,10 @@ def _is_numpy(args: Any) -> bool:
     return isinstance(args.image, np.ndarray)
 
 
+def _numba_numpy(args: Any) -> bool:
+    return _is_numpy(args) and numba_available()
+
+
 def paths() -> list[dict[str, Any]]:
     """The NumPy fast paths (see ``_backends.builtin_paths``)."""
     return [
@@ -395,6 +400,12 @@ def paths() -> list[dict[str, Any]]:
              device="cpu"),
         dict(operation="extract_glimpse", backend="numpy", implementation=_glimpse,
              predicate=glimpse_predicate, name=NAME, priority=-1, device="cpu"),
+        dict(operation="crop_and_resize_grad_image", backend="numpy",
+             implementation=grad_drivers.image_gradient, predicate=_numba_numpy,
+             name=f"{NAME} (numba kernel)", priority=0, device="cpu"),
+        dict(operation="crop_and_resize_grad_boxes", backend="numpy",
+             implementation=grad_drivers.box_gradient, predicate=_numba_numpy,
+             name=f"{NAME} (numba kernel)", priority=0, device="cpu"),
         dict(operation="crop_and_resize_grad_boxes", backend="numpy",
              implementation=_grad_boxes, predicate=_is_numpy,
              name=f"{NAME} (sequential sums)", priority=-1, device="cpu"),

@@ -33,6 +33,7 @@ from .._reference.indexing import crop_plan
 from .exactness import unflushed_crop_exact
 from .host import crop_view, glimpse_view, numpy_view
 from .host_gradients import sequential_row_sums
+from .numba import grad_drivers
 from .numba.loader import available as numba_available
 from .numpy import glimpse_into, needs_fill, numba_crop, paste_windows, window_starts
 
@@ -215,13 +216,17 @@ def _host(t: Any) -> Any:
     return view
 
 
+def _image_view(args: GradImageArgs) -> GradImageArgs:
+    import torch
+
+    return replace(numpy_view(args, _host), dtype=torch.empty(0, dtype=args.dtype).numpy().dtype)
+
+
 def _grad_image(args: GradImageArgs) -> Any:
     import torch
 
-    np_dtype = torch.empty(0, dtype=args.dtype).numpy().dtype
-    view = replace(numpy_view(args, _host), dtype=np_dtype)
     with ieee_quiet():  # overflow to inf is TF's answer, not a warning
-        return torch.from_numpy(reference_gradients.image_gradient(view))
+        return torch.from_numpy(reference_gradients.image_gradient(_image_view(args)))
 
 
 def _grad_boxes(args: GradBoxesArgs) -> Any:
@@ -232,12 +237,34 @@ def _grad_boxes(args: GradBoxesArgs) -> Any:
             numpy_view(args, _host), row_sums=sequential_row_sums))
 
 
+def _numba_cpu(args: Any) -> bool:
+    return _cpu_tensor(args) and numba_available()
+
+
+def _numba_grad_image(args: GradImageArgs) -> Any:
+    import torch
+
+    return torch.from_numpy(grad_drivers.image_gradient(_image_view(args)))
+
+
+def _numba_grad_boxes(args: GradBoxesArgs) -> Any:
+    import torch
+
+    return torch.from_numpy(grad_drivers.box_gradient(numpy_view(args, _host)))
+
+
 def paths() -> list[dict[str, Any]]:
     """The torch fast paths (see ``_backends.builtin_paths``)."""
     out = [
         dict(operation="crop_and_resize", backend="torch", implementation=_numba_crop,
              predicate=_numba_crop_predicate, name="torch CPU fast path (numba kernel)",
              priority=0, device="cpu"),
+        dict(operation="crop_and_resize_grad_image", backend="torch",
+             implementation=_numba_grad_image, predicate=_numba_cpu,
+             name="torch CPU fast path (numba kernel)", priority=0, device="cpu"),
+        dict(operation="crop_and_resize_grad_boxes", backend="torch",
+             implementation=_numba_grad_boxes, predicate=_numba_cpu,
+             name="torch CPU fast path (numba kernel)", priority=0, device="cpu"),
         dict(operation="crop_and_resize_grad_image", backend="torch",
              implementation=_grad_image, predicate=_cpu_tensor,
              name="torch CPU fast path (NumPy views)", priority=-1, device="cpu"),

@@ -34,7 +34,9 @@ from .._core.float32 import flush_subnormals
 from .indexing import bilinear_neighbours, clamped_index, index_dtype, inside, round_half_up
 
 __all__ = [
+    "box_coordinates",
     "box_gradient",
+    "edge_weights",
     "image_gradient",
     "image_gradient_contributions",
     "sequential_segment_sum",
@@ -167,7 +169,7 @@ def image_gradient(args: GradImageArgs, fold: Fold = python_fold) -> Any:
     return args.backend.xp.reshape(flat[:pixels, ...], (batch, height, width, depth))
 
 
-def _box_coordinates(xp: Any, lo: Any, hi: Any, size: int, count: int, device: Any) -> Any:
+def box_coordinates(xp: Any, lo: Any, hi: Any, size: int, count: int, device: Any) -> Any:
     """The box-gradient kernel's sample coordinates (rounded unlike the forward's)."""
     if count == 1:
         return sample_coordinates(xp, lo, hi, size, count, device)
@@ -179,7 +181,7 @@ def _box_coordinates(xp: Any, lo: Any, hi: Any, size: int, count: int, device: A
     return ftz(ftz(lo * (size - 1)) + ftz(steps * scale))
 
 
-def _edge_weights(xp: Any, size: int, count: int, device: Any) -> tuple[Any, Any]:
+def edge_weights(xp: Any, size: int, count: int, device: Any) -> tuple[Any, Any]:
     """Per-sample weights of d[lo] and d[hi]: f32((size-1) - f32(k*ratio)), f32(k*ratio)."""
     ratio = _f32((size - 1) / (count - 1))
     k = xp.arange(count, dtype=xp.float32, device=device)
@@ -212,8 +214,8 @@ def box_gradient(args: GradBoxesArgs, fold: Fold = python_fold,
     f32 = xp.float32
     if n == 0 or depth == 0:
         return xp.zeros((n, 4), dtype=f32, device=dev)
-    in_y = _box_coordinates(xp, boxes[:, 0:1], boxes[:, 2:3], height, ch, dev)  # (n, ch)
-    in_x = _box_coordinates(xp, boxes[:, 1:2], boxes[:, 3:4], width, cw, dev)  # (n, cw)
+    in_y = box_coordinates(xp, boxes[:, 0:1], boxes[:, 2:3], height, ch, dev)  # (n, ch)
+    in_x = box_coordinates(xp, boxes[:, 1:2], boxes[:, 3:4], width, cw, dev)  # (n, cw)
     within = inside(in_y, height)[:, :, None] & inside(in_x, width)[:, None, :]
 
     pixels = xp.reshape(image, (batch * height * width, depth))
@@ -247,7 +249,7 @@ def box_gradient(args: GradBoxesArgs, fold: Fold = python_fold,
             # product is rounded to float32 first: up to a few ulps off (documented).
             t = xp.astype(grad, xp.float64) * half if use64 else ftz(grad * half)
             return t, t
-        lo_w, hi_w = _edge_weights(xp, size, count, dev)
+        lo_w, hi_w = edge_weights(xp, size, count, dev)
         shape = [1, 1, 1, 1]
         shape[axis] = count
         lo_w, hi_w = xp.reshape(lo_w, tuple(shape)), xp.reshape(hi_w, tuple(shape))

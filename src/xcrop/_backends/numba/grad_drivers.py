@@ -1,10 +1,9 @@
-"""Host drivers of the compiled gradient kernels (``jit_gradients``) on NumPy arrays.
+"""Host drivers of the compiled gradient kernels (``gradients``) on NumPy arrays.
 
 TF's ``CropAndResizeGradImage`` / ``CropAndResizeGradBoxes`` with the bits of
-``xcrop._generic.gradients`` (see ``jit_gradients`` for the one, TF-side, difference:
-extrapolated samples are skipped rather than added as +0). Each function returns None
-when numba is unavailable (not installed, broken, or ``XCROP_NO_NUMBA=1``): the caller
-then runs the generic path.
+``xcrop._reference.gradients``, for validated records whose arrays are NumPy arrays
+(views of CPU torch tensors and JAX arrays included). Callers check
+``loader.available()`` first.
 
 Work is split with ``run_split`` on xcrop's thread pool only where TF's sums never meet
 (images x channel chunks for the image gradient, boxes for the box gradient), so the
@@ -17,22 +16,12 @@ from __future__ import annotations
 import functools
 from typing import Any
 
-from .host_views import read_alias
-from .numba_kernels import LazyKernels, run_split
+from ..._core.args import GradBoxesArgs, GradImageArgs
+from ..._reference.gradients import box_coordinates, edge_weights
+from ..host import num_threads, read_alias, run_split
+from .loader import kernels
 
-__all__ = ["available", "box_gradient", "image_gradient"]
-
-
-def _compile() -> Any:
-    from . import jit_gradients  # imports numba; raises ImportError without it
-
-    return jit_gradients
-
-
-_KERNELS = LazyKernels(_compile)
-available = _KERNELS.available
-
-_GRAD_DTYPES = ("float16", "float32", "float64")
+__all__ = ["box_gradient", "image_gradient"]
 
 
 @functools.cache
@@ -60,32 +49,20 @@ def _no_table() -> Any:
 def _chunks(batch: int, depth: int) -> int:
     """Channel chunks per image: enough units for the threads when images are few,
     whole images otherwise (every unit walks its image's boxes once)."""
-    from .numpy_paths import num_threads
-
     want = -(-2 * num_threads() // max(batch, 1))  # ceil: about two units per thread
     return max(1, min(depth, want))
 
 
-def image_gradient(grads: Any, box_indices: Any, in_y: Any, in_x: Any,
-                   image_shape: tuple[int, int, int, int], method: str,
-                   dtype: Any) -> Any | None:
-    """TF's ``CropAndResizeGradImage`` on NumPy arrays, or None without numba.
-
-    ``grads`` float32 ``(n, ch, cw, D)``; ``box_indices`` integer ``(n,)`` in
-    ``[0, B)``; ``in_y`` / ``in_x`` float32 ``(n, ch)`` / ``(n, cw)``, the forward's
-    sample coordinates (``xcrop._coordinates.sample_coordinates``); ``image_shape``
-    ``(B, H, W, D)``; ``method`` ``"bilinear"`` or ``"nearest"``; ``dtype`` a NumPy
-    float16/32/64 dtype. Returns ``(B, H, W, D)`` of ``dtype``.
-    """
+def image_gradient(args: GradImageArgs) -> Any:
+    """TF's ``CropAndResizeGradImage`` of a record of NumPy arrays: ``grads`` float32
+    ``(n, ch, cw, D)``, ``box_indices`` ``(n,)`` in ``[0, B)``, ``in_y`` / ``in_x``
+    float32 ``(n, ch)`` / ``(n, cw)`` (the forward's sample coordinates), ``dtype`` a NumPy
+    float16/32/64 dtype. Returns ``args.image_shape`` of ``dtype``."""
     import numpy as np
 
-    if not available():
-        return None
-    dtype = np.dtype(dtype)
-    if dtype.name not in _GRAD_DTYPES:
-        return None
-    kernels = _KERNELS.get()
-    batch, height, width, depth = (int(v) for v in image_shape)
+    grads, box_indices, in_y, in_x = args.grads, args.box_indices, args.in_y, args.in_x
+    method, dtype = args.method, np.dtype(args.dtype)
+    batch, height, width, depth = (int(v) for v in args.image_shape)
     out = np.zeros((batch, height, width, depth), dtype)
     n = grads.shape[0]
     if n == 0 or depth == 0 or out.size == 0:
@@ -103,8 +80,8 @@ def image_gradient(grads: Any, box_indices: Any, in_y: Any, in_x: Any,
         flat, table = flat.view(np.uint16), _half_table()
     else:
         table = _no_table()
-    kernel = kernels.image_grad_nearest if method == "nearest" else \
-        kernels.image_grad_bilinear
+    k = kernels().gradients
+    kernel = k.image_grad_nearest if method == "nearest" else k.image_grad_bilinear
     chunks = _chunks(batch, depth)
 
     def run(u0: int, u1: int) -> None:
@@ -114,21 +91,15 @@ def image_gradient(grads: Any, box_indices: Any, in_y: Any, in_x: Any,
     return out
 
 
-def box_gradient(grads: Any, image: Any, boxes: Any, box_indices: Any) -> Any | None:
-    """TF's ``CropAndResizeGradBoxes`` on NumPy arrays, or None without numba.
-
-    ``grads`` float32 ``(n, ch, cw, D)``; ``image`` ``(B, H, W, D)`` of any crop dtype
-    (uint8 ... float64); ``boxes`` float32 ``(n, 4)``; ``box_indices`` integer ``(n,)``
-    in ``[0, B)``. Returns float32 ``(n, 4)``, the gradient w.r.t. ``[y1, x1, y2, x2]``.
-    """
+def box_gradient(args: GradBoxesArgs) -> Any:
+    """TF's ``CropAndResizeGradBoxes`` of a record of NumPy arrays: ``grads`` float32
+    ``(n, ch, cw, D)``, ``image`` ``(B, H, W, D)`` of any crop dtype (uint8 ... float64),
+    ``boxes`` float32 ``(n, 4)``, ``box_indices`` ``(n,)`` in ``[0, B)``. Returns float32
+    ``(n, 4)``, the gradient w.r.t. ``[y1, x1, y2, x2]``."""
     import array_api_compat.numpy as xp
     import numpy as np
 
-    from .._generic.gradients import _box_coordinates
-
-    if not available():
-        return None
-    kernels = _KERNELS.get()
+    grads, image, boxes, box_indices = args.grads, args.image, args.boxes, args.box_indices
     n, ch, cw, depth = grads.shape
     batch, height, width = image.shape[:3]
     _check_shape("image", image, (batch, height, width, depth))
@@ -139,8 +110,8 @@ def box_gradient(grads: Any, image: Any, boxes: Any, box_indices: Any) -> Any | 
     g = _input(grads, np.float32)
     b = np.ascontiguousarray(boxes, np.float32)
     # The box gradient's own coordinates and weights, from the generic definitions.
-    ys = np.ascontiguousarray(_box_coordinates(xp, b[:, 0:1], b[:, 2:3], height, ch, None))
-    xs = np.ascontiguousarray(_box_coordinates(xp, b[:, 1:2], b[:, 3:4], width, cw, None))
+    ys = np.ascontiguousarray(box_coordinates(xp, b[:, 0:1], b[:, 2:3], height, ch, None))
+    xs = np.ascontiguousarray(box_coordinates(xp, b[:, 1:2], b[:, 3:4], width, cw, None))
     wy_lo, wy_hi = _weights(xp, height, ch)
     wx_lo, wx_hi = _weights(xp, width, cw)
     pixels = _input(image, None).reshape(batch * height * width, depth)
@@ -152,9 +123,11 @@ def box_gradient(grads: Any, image: Any, boxes: Any, box_indices: Any) -> Any | 
         table = _no_table()
     idx = _indices(box_indices, n, batch)
 
+    box_grad = kernels().gradients.box_grad
+
     def run(i0: int, i1: int) -> None:
-        kernels.box_grad(g, pixels, table, idx, ys, xs, wy_lo, wy_hi, wx_lo, wx_hi, height,
-                         width, out, i0, i1)
+        box_grad(g, pixels, table, idx, ys, xs, wy_lo, wy_hi, wx_lo, wx_hi, height, width,
+                 out, i0, i1)
 
     run_split(run, n, g.size * 4)
     return out
@@ -163,11 +136,9 @@ def box_gradient(grads: Any, image: Any, boxes: Any, box_indices: Any) -> Any | 
 def _weights(xp: Any, size: int, count: int) -> tuple[Any, Any]:
     import numpy as np
 
-    from .._generic.gradients import _edge_weights
-
     if count == 1:  # the kernel adds float64 terms instead
         return np.zeros(1, np.float32), np.zeros(1, np.float32)
-    lo, hi = _edge_weights(xp, size, count, None)
+    lo, hi = edge_weights(xp, size, count, None)
     return np.ascontiguousarray(lo, np.float32), np.ascontiguousarray(hi, np.float32)
 
 

@@ -1,16 +1,14 @@
 """The numba gradient kernels: TF's CropAndResizeGradImage and CropAndResizeGradBoxes.
 
-Imported only by ``numba_gradients`` on first use (importing this module imports numba).
-Module-level ``cache=True`` functions, as in ``jit_crop`` (see there why).
+Imported by ``loader`` on first use (importing this module imports numba); driven by
+``grad_drivers``. Module-level ``cache=True`` functions, as in ``crop`` (see there why).
 
 Exactness by construction: every kernel performs TF's float32 operations in TF's
 sequential order (boxes, rows, columns, then per channel the corners TL, TR, BL, BR),
 each rounded by one IEEE float32 instruction (no ``fastmath``: no reassociation, no FMA
 contraction) and flushed by the explicit ``_ftz`` exactly where
-``xcrop._generic.gradients`` calls ``flush_subnormals``. Like TF -- unlike the generic
-path, which adds an exact +0 instead -- the kernels skip extrapolated samples; the two
-differ only where a sum has become -0 (a flushed negative subnormal) and a later
-extrapolated sample targets it: TF keeps -0, ``x + (+0)`` gives +0.
+``xcrop._reference.gradients`` calls ``flush_subnormals``. Like TF and the reference, the
+kernels skip extrapolated samples (adding +0 would turn a sum flushed to -0 into +0).
 
 Parallel callers may split the work only where sums never meet: the image gradient over
 (image, channel-chunk) units, each unit walking its image's boxes in their original
@@ -31,7 +29,7 @@ import numpy as np
 from numba.core import types
 from numba.extending import overload
 
-from .jit_crop import _FLT_MIN, _ftz
+from .crop import _FLT_MIN, _ftz  # the forward kernels' flush: one definition
 
 _ONE = np.float32(1.0)
 _HALF = np.float32(0.5)

@@ -1,9 +1,10 @@
 """The compiled numba kernels (``pip install xcrop[numba]``), imported on first use.
 
 Kernel modules: ``crop`` (crop_and_resize), ``random`` (xcrop's Threefry streams, the
-samplers and the glimpse kernel). They are module-level ``cache=True`` functions:
-compiled once per machine, then loaded from numba's on-disk cache. Host drivers that
-run them on NumPy arrays live in ``drivers``.
+samplers and the glimpse kernel), ``gradients`` (both gradients). They are module-level
+``cache=True`` functions: compiled once per machine, then loaded from numba's on-disk
+cache. Host drivers that run them on NumPy arrays live in ``drivers`` and
+``grad_drivers``.
 
 Without numba (or with ``XCROP_NO_NUMBA`` set, read per call) the NumPy / torch-op fast
 paths serve instead.
@@ -31,16 +32,17 @@ _failed = False
 
 
 def kernels() -> Any:
-    """The kernel modules (``.crop``, ``.random``), imported once under a lock (concurrent
-    first calls must not import twice); None for good when numba is missing or broken."""
+    """The kernel modules (``.crop``, ``.random``, ``.gradients``), imported once under a
+    lock (concurrent first calls must not import twice); None for good when numba is
+    missing or broken."""
     global _kernels, _failed
     if _kernels is None and not _failed:
         with _lock:
             if _kernels is None and not _failed:
                 try:
-                    from . import crop, random  # import numba
+                    from . import crop, gradients, random  # import numba
 
-                    _kernels = SimpleNamespace(crop=crop, random=random)
+                    _kernels = SimpleNamespace(crop=crop, random=random, gradients=gradients)
                 except Exception:  # numba missing or broken: the array paths serve
                     _failed = True
     return _kernels
