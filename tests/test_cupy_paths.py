@@ -138,7 +138,7 @@ def test_torch_kernel_failure_falls_back_once(monkeypatch: pytest.MonkeyPatch) -
 def test_kernel_source_is_self_contained() -> None:
     source = cupy_paths.kernel_source()
     assert '#include "' not in source  # NVRTC gets one text, no local headers
-    for name in ("XCROP_CROP_KERNELS(float16,", "XCROP_CROP_KERNELS(uint8,",
+    for name in ("XCROP_IMAGE_DTYPES(XCROP_CROP_KERNELS)", "X(float16,", "X(uint8,",
                  "void xcrop_extract_glimpse("):
         assert name in source
 
