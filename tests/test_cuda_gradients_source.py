@@ -43,6 +43,7 @@ from _cuda_host import (
     require_nvcc,
     run,
 )
+from _gpu import needs_gpu, needs_torch_cuda
 from xcrop import crop_and_resize_grad_boxes, crop_and_resize_grad_image
 from xcrop._backends.cuda import gradients as cuda_gradients
 from xcrop._backends.cuda import paths as cupy_paths
@@ -532,36 +533,6 @@ def test_glue_declines_what_it_cannot_serve(monkeypatch: pytest.MonkeyPatch) -> 
 
 
 # ------------------------------------------------------------------------------ on a GPU
-
-
-def _gpu_skip_reason() -> str | None:
-    if importlib.util.find_spec("cupy") is None:
-        return "no CUDA GPU (CuPy is not installed)"
-    try:
-        import cupy
-
-        if cupy.cuda.runtime.getDeviceCount() < 1:
-            return "no CUDA GPU (CuPy sees no device)"
-    except Exception as exc:
-        return f"no CUDA GPU ({type(exc).__name__}: {exc})"
-    return None
-
-
-def _torch_cuda_skip_reason() -> str | None:
-    reason = _gpu_skip_reason()
-    if reason is None and importlib.util.find_spec("torch") is None:
-        reason = "torch is not installed"
-    if reason is None:
-        import torch
-
-        if not torch.cuda.is_available():
-            reason = "no CUDA GPU (torch sees no CUDA device)"
-    return reason
-
-
-needs_gpu = pytest.mark.skipif(_gpu_skip_reason() is not None, reason=str(_gpu_skip_reason()))
-needs_torch_cuda = pytest.mark.skipif(_torch_cuda_skip_reason() is not None,
-                                      reason=str(_torch_cuda_skip_reason()))
 
 
 def _coordinates(case: Any) -> tuple[np.ndarray, np.ndarray]:
