@@ -346,6 +346,16 @@ def _ftz(v: np.float32) -> np.float32:
     return np.float32(np.copysign(0.0, v)) if abs(v) < FLT_MIN else v
 
 
+def _tf_samples(coords: np.ndarray, size: int) -> Iterator[tuple[int, Any, int, int, Any]]:
+    """``(k, c, floor(c), ceil(c), lerp)`` of the samples of one axis in order, extrapolated
+    ones skipped (TF's loop does the same on both axes)."""
+    for k, c in enumerate(coords):
+        if c < 0 or c > size - 1:
+            continue
+        low = int(np.floor(c))
+        yield k, c, low, int(np.ceil(c)), np.float32(c - np.float32(low))
+
+
 def tf_image_gradient_loop(grads: np.ndarray, boxes: np.ndarray, box_indices: np.ndarray,
                            image_shape: tuple[int, int, int, int], method: str,
                            dtype: str) -> np.ndarray:
@@ -369,18 +379,8 @@ def tf_image_gradient_loop(grads: np.ndarray, boxes: np.ndarray, box_indices: np
     with np.errstate(all="ignore"):
         for i in range(n):
             b = int(box_indices[i])
-            for r in range(ch):
-                cy = in_y[i, r]
-                if cy < 0 or cy > height - 1:
-                    continue
-                top, bottom = int(np.floor(cy)), int(np.ceil(cy))
-                y_lerp = np.float32(cy - np.float32(top))
-                for c in range(cw):
-                    cx = in_x[i, c]
-                    if cx < 0 or cx > width - 1:
-                        continue
-                    left, right = int(np.floor(cx)), int(np.ceil(cx))
-                    x_lerp = np.float32(cx - np.float32(left))
+            for r, cy, top, bottom, y_lerp in _tf_samples(in_y[i], height):
+                for c, cx, left, right, x_lerp in _tf_samples(in_x[i], width):
                     for d in range(depth):
                         g = _ftz(grads[i, r, c, d])
                         if method == "nearest":
