@@ -14,16 +14,14 @@ milliseconds; coverage comes from the number of cases, not their size.
 
 from __future__ import annotations
 
-import contextlib
-import os
 import re
-from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
+from xcrop.conformance._adapters import PATHS, serve_path
 from xcrop.conformance._format import Case
 
 __all__ = [
@@ -43,33 +41,9 @@ __all__ = [
 OPS = ("crop_and_resize", "extract_glimpse_v2", "extract_glimpse_v1", "grad_image",
        "grad_boxes")
 
-#: How a call is served: "fast" (whatever the registry picks: the numba kernels where
-#: numba is installed), "fast_array" (the array-op fast paths: numba off) or "generic"
-#: (``xcrop.use_generic()``). Same meaning as the ``path`` fixture of tests/conftest.py.
-PATHS = ("fast", "fast_array", "generic")
-
-
-@contextlib.contextmanager
-def path_context(path: str) -> Iterator[None]:
-    """Serve the xcrop calls of this block (this thread) by ``path`` (see PATHS)."""
-    import xcrop
-
-    if path == "generic":
-        with xcrop.use_generic():
-            yield
-    elif path == "fast_array":
-        # Read per call by the numba predicates. Process-wide: not for threaded use.
-        old = os.environ.get("XCROP_NO_NUMBA")
-        os.environ["XCROP_NO_NUMBA"] = "1"
-        try:
-            yield
-        finally:
-            if old is None:
-                del os.environ["XCROP_NO_NUMBA"]
-            else:
-                os.environ["XCROP_NO_NUMBA"] = old
-    else:
-        yield
+#: How a call is served, and the context that serves it: the conformance suite's own
+#: (``xcrop.conformance._adapters``), so the fuzzer forces paths exactly as it does.
+path_context = serve_path
 
 
 CROP_DTYPES = ("uint8", "uint16", "int8", "int16", "int32", "int64", "float16", "float32",

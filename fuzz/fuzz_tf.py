@@ -188,6 +188,36 @@ def _params_literal(params: dict[str, Any], keys: tuple[str, ...]) -> str:
     return ", ".join(f"{k}={lit(params[k])}" for k in keys if k in params)
 
 
+#: Per call: the params passed as keywords (``{kw}``), then the xcrop and the TF call as
+#: templates over the case's params.
+_SNIPPET_CALLS = {
+    "crop_and_resize": (
+        ("method", "extrapolation_value"),
+        "xcrop.crop_and_resize(image, boxes, box_indices, {crop_size!r}, {kw})",
+        "tf.image.crop_and_resize(image, boxes, box_indices, {crop_size!r}, {kw})"),
+    "extract_glimpse_v2": (
+        ("centered", "normalized", "noise"),
+        "xcrop.extract_glimpse(input, {size!r}, offsets, {kw}, seed=0)",
+        "tf.raw_ops.ExtractGlimpseV2(input=input, size={size!r}, offsets=offsets, "
+        "uniform_noise=False, {kw})"),
+    "extract_glimpse_v1": (
+        ("centered", "normalized", "uniform_noise", "noise"),
+        "xcrop.compat.v1.extract_glimpse(input, {size!r}, offsets, {kw}, seed=0)",
+        "tf.raw_ops.ExtractGlimpse(input=input, size={size!r}, offsets=offsets, {kw})"),
+    "crop_and_resize_grad_image": (
+        (),
+        "xcrop.crop_and_resize_grad_image(grads, boxes, box_indices, {image_shape!r}, "
+        "method={method!r}, dtype={T!r})",
+        "tf.raw_ops.CropAndResizeGradImage(grads=grads, boxes=boxes, box_ind=box_indices, "
+        "image_size={image_shape!r}, T=tf.{T}, method={method!r})"),
+    "crop_and_resize_grad_boxes": (
+        (),
+        "xcrop.crop_and_resize_grad_boxes(grads, image, boxes, box_indices)",
+        "tf.raw_ops.CropAndResizeGradBoxes(grads=grads, image=image, boxes=boxes, "
+        "box_ind=box_indices)"),
+}
+
+
 def snippet(case: Case) -> str:
     """A standalone script that repeats ``case`` in xcrop and in TF."""
     lines = ["import numpy as np", "import xcrop", "",
@@ -197,38 +227,17 @@ def snippet(case: Case) -> str:
         e = _encode(v)
         lines.append(f"{k} = a({e['hex']!r}, {e['dtype']!r}, {tuple(e['shape'])!r})")
     p = case.params
-    if case.op == "crop_and_resize":
-        kw = _params_literal(p, ("method", "extrapolation_value"))
-        lines.append(f"out = xcrop.crop_and_resize(image, boxes, box_indices, {p['crop_size']!r}, "
-                     f"{kw})")
-        tf_call = (f"tf.image.crop_and_resize(image, boxes, box_indices, {p['crop_size']!r}, "
-                   f"{kw})")
-        if case.api == "v1":
-            lines.append(f"# xcrop call as fuzzed: xcrop.compat.v1.crop_and_resize with "
-                         f"{p['index_kwarg']}")
-    elif case.op == "extract_glimpse" and case.api == "v2":
-        kw = _params_literal(p, ("centered", "normalized", "noise"))
-        lines.append(f"out = xcrop.extract_glimpse(input, {p['size']!r}, offsets, {kw}, seed=0)")
-        tf_call = (f"tf.raw_ops.ExtractGlimpseV2(input=input, size={p['size']!r}, "
-                   f"offsets=offsets, uniform_noise=False, {kw})")
-    elif case.op == "extract_glimpse":
-        kw = _params_literal(p, ("centered", "normalized", "uniform_noise", "noise"))
-        lines.append(f"out = xcrop.compat.v1.extract_glimpse(input, {p['size']!r}, offsets, "
-                     f"{kw}, seed=0)")
-        tf_call = (f"tf.raw_ops.ExtractGlimpse(input=input, size={p['size']!r}, "
-                   f"offsets=offsets, {kw})")
-    elif case.op == "crop_and_resize_grad_image":
-        lines.append(f"out = xcrop.crop_and_resize_grad_image(grads, boxes, box_indices, "
-                     f"{p['image_shape']!r}, method={p['method']!r}, dtype={p['T']!r})")
-        tf_call = (f"tf.raw_ops.CropAndResizeGradImage(grads=grads, boxes=boxes, "
-                   f"box_ind=box_indices, image_size={p['image_shape']!r}, T=tf.{p['T']}, "
-                   f"method={p['method']!r})")
-    else:
-        lines.append("out = xcrop.crop_and_resize_grad_boxes(grads, image, boxes, box_indices)")
-        tf_call = ("tf.raw_ops.CropAndResizeGradBoxes(grads=grads, image=image, boxes=boxes, "
-                   "box_ind=box_indices)")
+    call = case.op
+    if call == "extract_glimpse":
+        call += "_v2" if case.api == "v2" else "_v1"
+    keys, xcrop_call, tf_call = _SNIPPET_CALLS[call]
+    kw = _params_literal(p, keys)
+    lines.append("out = " + xcrop_call.format(**p, kw=kw))
+    if call == "crop_and_resize" and case.api == "v1":
+        lines.append(f"# xcrop call as fuzzed: xcrop.compat.v1.crop_and_resize with "
+                     f"{p['index_kwarg']}")
     lines += ["", "import tensorflow as tf", "tf.config.experimental.enable_op_determinism()",
-              f"ref = {tf_call}.numpy()",
+              f"ref = {tf_call.format(**p, kw=kw)}.numpy()",
               "print(np.array_equal(out.view(np.uint8), ref.view(np.uint8)))"]
     return "\n".join(lines)
 

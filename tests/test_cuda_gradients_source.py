@@ -43,6 +43,7 @@ from _cuda_host import (
     require_nvcc,
     run,
 )
+from _gpu import needs_gpu, needs_torch_cuda
 from xcrop import crop_and_resize_grad_boxes, crop_and_resize_grad_image
 from xcrop._backends.cuda import gradients as cuda_gradients
 from xcrop._backends.cuda import paths as cupy_paths
@@ -345,6 +346,16 @@ def _ftz(v: np.float32) -> np.float32:
     return np.float32(np.copysign(0.0, v)) if abs(v) < FLT_MIN else v
 
 
+def _tf_samples(coords: np.ndarray, size: int) -> Iterator[tuple[int, Any, int, int, Any]]:
+    """``(k, c, floor(c), ceil(c), lerp)`` of the samples of one axis in order, extrapolated
+    ones skipped (TF's loop does the same on both axes)."""
+    for k, c in enumerate(coords):
+        if c < 0 or c > size - 1:
+            continue
+        low = int(np.floor(c))
+        yield k, c, low, int(np.ceil(c)), np.float32(c - np.float32(low))
+
+
 def tf_image_gradient_loop(grads: np.ndarray, boxes: np.ndarray, box_indices: np.ndarray,
                            image_shape: tuple[int, int, int, int], method: str,
                            dtype: str) -> np.ndarray:
@@ -368,18 +379,8 @@ def tf_image_gradient_loop(grads: np.ndarray, boxes: np.ndarray, box_indices: np
     with np.errstate(all="ignore"):
         for i in range(n):
             b = int(box_indices[i])
-            for r in range(ch):
-                cy = in_y[i, r]
-                if cy < 0 or cy > height - 1:
-                    continue
-                top, bottom = int(np.floor(cy)), int(np.ceil(cy))
-                y_lerp = np.float32(cy - np.float32(top))
-                for c in range(cw):
-                    cx = in_x[i, c]
-                    if cx < 0 or cx > width - 1:
-                        continue
-                    left, right = int(np.floor(cx)), int(np.ceil(cx))
-                    x_lerp = np.float32(cx - np.float32(left))
+            for r, cy, top, bottom, y_lerp in _tf_samples(in_y[i], height):
+                for c, cx, left, right, x_lerp in _tf_samples(in_x[i], width):
                     for d in range(depth):
                         g = _ftz(grads[i, r, c, d])
                         if method == "nearest":
@@ -532,36 +533,6 @@ def test_glue_declines_what_it_cannot_serve(monkeypatch: pytest.MonkeyPatch) -> 
 
 
 # ------------------------------------------------------------------------------ on a GPU
-
-
-def _gpu_skip_reason() -> str | None:
-    if importlib.util.find_spec("cupy") is None:
-        return "no CUDA GPU (CuPy is not installed)"
-    try:
-        import cupy
-
-        if cupy.cuda.runtime.getDeviceCount() < 1:
-            return "no CUDA GPU (CuPy sees no device)"
-    except Exception as exc:
-        return f"no CUDA GPU ({type(exc).__name__}: {exc})"
-    return None
-
-
-def _torch_cuda_skip_reason() -> str | None:
-    reason = _gpu_skip_reason()
-    if reason is None and importlib.util.find_spec("torch") is None:
-        reason = "torch is not installed"
-    if reason is None:
-        import torch
-
-        if not torch.cuda.is_available():
-            reason = "no CUDA GPU (torch sees no CUDA device)"
-    return reason
-
-
-needs_gpu = pytest.mark.skipif(_gpu_skip_reason() is not None, reason=str(_gpu_skip_reason()))
-needs_torch_cuda = pytest.mark.skipif(_torch_cuda_skip_reason() is not None,
-                                      reason=str(_torch_cuda_skip_reason()))
 
 
 def _coordinates(case: Any) -> tuple[np.ndarray, np.ndarray]:

@@ -21,6 +21,7 @@ import numpy as np
 import pytest
 
 import xcrop
+from _gpu import needs_gpu, needs_torch_cuda
 from xcrop._backends.cuda import paths as cupy_paths
 from xcrop._core.errors import PathUnavailable
 from xcrop._dispatch.registry import fast_paths
@@ -32,38 +33,6 @@ CASES = load_all()
 CROP_CASES = [c for c in CASES if c.op == "crop_and_resize" and c.check == "exact"]
 GLIMPSE_EXACT = [c for c in CASES if c.op == "extract_glimpse" and c.check == "exact"]
 GLIMPSE_FILL = [c for c in CASES if c.op == "extract_glimpse" and c.check == "fill_stats"]
-
-
-def _cupy_skip_reason() -> str | None:
-    if importlib.util.find_spec("cupy") is None:
-        return "CuPy not installed"
-    try:
-        import cupy
-
-        if cupy.cuda.runtime.getDeviceCount() < 1:
-            return "CuPy installed but no CUDA device"
-    except Exception as exc:  # no driver, driver too old, ...
-        return f"CuPy installed but no usable CUDA device ({type(exc).__name__}: {exc})"
-    return None
-
-
-def _torch_cuda_skip_reason() -> str | None:
-    reason = _cupy_skip_reason()
-    if reason:
-        return reason
-    if importlib.util.find_spec("torch") is None:
-        return "torch not installed"
-    import torch
-
-    if not torch.cuda.is_available():
-        return "torch has no CUDA device (CPU-only build or no GPU)"
-    return None
-
-
-needs_gpu = pytest.mark.skipif(_cupy_skip_reason() is not None,
-                               reason=str(_cupy_skip_reason()))
-needs_torch_cuda = pytest.mark.skipif(_torch_cuda_skip_reason() is not None,
-                                      reason=str(_torch_cuda_skip_reason()))
 
 
 # ----------------------------------------------------------------------------------------
@@ -138,7 +107,7 @@ def test_torch_kernel_failure_falls_back_once(monkeypatch: pytest.MonkeyPatch) -
 def test_kernel_source_is_self_contained() -> None:
     source = cupy_paths.kernel_source()
     assert '#include "' not in source  # NVRTC gets one text, no local headers
-    for name in ("XCROP_CROP_KERNELS(float16,", "XCROP_CROP_KERNELS(uint8,",
+    for name in ("XCROP_IMAGE_DTYPES(XCROP_CROP_KERNELS)", "X(float16,", "X(uint8,",
                  "void xcrop_extract_glimpse("):
         assert name in source
 

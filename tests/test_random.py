@@ -53,16 +53,21 @@ class Backend:
         return f"Backend({self.name})"
 
 
+def _import_or_skip(module: str, missing: str):
+    """``module``, imported, or skip the test with the reason ``missing``."""
+    try:
+        return importlib.import_module(module)
+    except ImportError:
+        pytest.skip(missing)
+
+
 def _load_backend(name: str) -> Backend:
     """Import a backend or skip the test with a visible reason."""
     if name == "numpy":
         xp = importlib.import_module("array_api_compat.numpy")
         return Backend(name, xp, np.asarray, "cpu", ["cpu"])
     if name == "torch":
-        try:
-            torch = importlib.import_module("torch")
-        except ImportError:
-            pytest.skip("PyTorch not installed")
+        torch = _import_or_skip("torch", "PyTorch not installed")
         xp = importlib.import_module("array_api_compat.torch")
         return Backend(
             name,
@@ -72,18 +77,12 @@ def _load_backend(name: str) -> Backend:
             [torch.device("cpu")],
         )
     if name == "jax":
-        try:
-            jax = importlib.import_module("jax")
-            jnp = importlib.import_module("jax.numpy")
-        except ImportError:
-            pytest.skip("JAX not installed")
+        jax = _import_or_skip("jax", "JAX not installed")
+        jnp = _import_or_skip("jax.numpy", "JAX not installed")
         cpu = jax.devices("cpu")[0]
         return Backend(name, jnp, np.asarray, cpu, [cpu])
     if name == "array_api_strict":
-        try:
-            xp = importlib.import_module("array_api_strict")
-        except ImportError:
-            pytest.skip("array-api-strict not installed")
+        xp = _import_or_skip("array_api_strict", "array-api-strict not installed")
         cpu = xp.Device("CPU_DEVICE")
 
         def to_numpy(x):
@@ -91,10 +90,7 @@ def _load_backend(name: str) -> Backend:
 
         return Backend(name, xp, to_numpy, cpu, [cpu, xp.Device("device1")])
     if name == "cupy":
-        try:
-            cupy = importlib.import_module("cupy")
-        except ImportError:
-            pytest.skip("CuPy not installed")
+        cupy = _import_or_skip("cupy", "CuPy not installed")
         try:
             n_gpus = cupy.cuda.runtime.getDeviceCount()
         except Exception:  # CUDA driver missing

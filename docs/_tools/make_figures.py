@@ -37,9 +37,10 @@ from matplotlib import colors, patches
 DOCS = Path(__file__).resolve().parents[1]
 ROOT = DOCS.parent
 OUT = DOCS / "_static" / "figures"
-BENCH_JSON = ROOT / "bench" / "results.json"
 
 sys.path.insert(0, str(ROOT / "src"))
+
+import bench_json  # noqa: E402
 
 import xcrop  # noqa: E402
 
@@ -475,12 +476,13 @@ def figure_peer_deviation() -> None:
 
 def figure_benchmark() -> None:
     path = OUT / "benchmark.png"
-    if not BENCH_JSON.exists():
+    source = bench_json.BENCH_JSON
+    if not source.exists():
         if path.exists():
             path.unlink()  # never show a plot of results that are no longer there
         print("no bench/results.json: no benchmark figure")
         return
-    results = json.loads(BENCH_JSON.read_text())
+    results = json.loads(source.read_text())
     names = list(results.get("workloads", {}))
     if not names:
         print("bench/results.json has no workloads: no benchmark figure")
@@ -524,12 +526,7 @@ FIGURES = {
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--only", nargs="*", choices=sorted(FIGURES), help="figures to draw")
-    p.add_argument("--bench-json", type=Path, default=None,
-                   help="benchmark results to plot (default: bench/results.json)")
-    opts = p.parse_args(argv)
-    if opts.bench_json is not None:
-        global BENCH_JSON
-        BENCH_JSON = opts.bench_json
+    opts = bench_json.parse_args(p, argv, "plot")
     for name, fn in FIGURES.items():
         if not opts.only or name in opts.only:
             fn()

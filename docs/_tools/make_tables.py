@@ -41,10 +41,11 @@ from pathlib import Path
 DOCS = Path(__file__).resolve().parents[1]
 ROOT = DOCS.parent
 GEN = DOCS / "_gen"
-BENCH_JSON = ROOT / "bench" / "results.json"
 BENCH_FIGURE = "_static/figures/benchmark.png"
 
 sys.path.insert(0, str(ROOT / "src"))
+
+import bench_json  # noqa: E402
 
 import xcrop  # noqa: E402
 from xcrop import capabilities  # noqa: E402
@@ -285,18 +286,19 @@ def _shown(path: Path) -> str:
 
 
 def benchmark_page() -> str:
-    if not BENCH_JSON.exists():
+    source = bench_json.BENCH_JSON
+    if not source.exists():
         return HEADER + (
             "```{note}\nNo benchmark results are in this build: `bench/results.json` does "
             "not exist. Run `nox -s bench` (it writes that file), then `nox -s docs`.\n```\n"
         )
-    results = json.loads(BENCH_JSON.read_text())
+    results = json.loads(source.read_text())
     machine = results.get("machine", {})
     run = ", ".join(f"{k} {v}" for k, v in sorted(machine.items()))
     extra = {k: v for k, v in results.items() if k not in ("machine", "workloads")
              and isinstance(v, (str, int, float))}
     parts = [HEADER,
-             f"These numbers come from `{_shown(BENCH_JSON)}`, written by `bench/bench.py` on: "
+             f"These numbers come from `{_shown(source)}`, written by `bench/bench.py` on: "
              f"{run or 'an unrecorded machine'}.",
              (" " + "; ".join(f"{k}: {v}" for k, v in sorted(extra.items())) + ".")
              if extra else "",
@@ -304,7 +306,7 @@ def benchmark_page() -> str:
              f"```{{figure}} /{BENCH_FIGURE}\n:alt: throughput relative to TF per workload\n\n"
              "Throughput relative to TF (TF median / runner median; right of the dashed "
              "line: faster than TF), per workload and runner, from "
-             f"`{_shown(BENCH_JSON)}`.\n```\n\n"]
+             f"`{_shown(source)}`.\n```\n\n"]
     for name, rows in results.get("workloads", {}).items():
         table = []
         for runner, r in rows.items():
@@ -368,12 +370,7 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--check", action="store_true",
                    help="compare with the files on disk instead of writing them")
-    p.add_argument("--bench-json", type=Path, default=None,
-                   help="benchmark results to show (default: bench/results.json)")
-    opts = p.parse_args(argv)
-    if opts.bench_json is not None:
-        global BENCH_JSON
-        BENCH_JSON = opts.bench_json
+    opts = bench_json.parse_args(p, argv, "show")
     files = generate()
     if opts.check:
         # Only the tables read from the code's declarations: the benchmark page and the

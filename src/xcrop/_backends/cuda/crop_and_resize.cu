@@ -23,118 +23,57 @@
 //             for float64 images only).
 #include "common.cuh"
 
-// Index of a coordinate known to lie in [0, size - 1], clamped like the generic path does
-// (a no-op for inside samples; it keeps every read in bounds whatever the input).
-__device__ __forceinline__ long long xcrop_clamped(float c, float last) {
-    return (long long)fminf(fmaxf(c, 0.0f), last);
-}
-
-template <typename T, typename Conv>
-__device__ __forceinline__ void xcrop_crop_bilinear(
+// One template for both methods: they share the sample lookup and the fill, and differ
+// only in how an inside sample reads the image.
+template <bool Nearest, typename T, typename Conv>
+__device__ __forceinline__ void xcrop_crop(
     const T* __restrict__ image, const float* __restrict__ in_y,
     const float* __restrict__ in_x, const long long* __restrict__ box_index, long long n,
     long long height, long long width, long long depth, long long crop_h, long long crop_w,
     float fill, float* __restrict__ out) {
-    const long long total = n * crop_h * crop_w * depth;
     // H - 1 and W - 1 are below 2**24 (validated): exact in float32.
     const float ylast = __ll2float_rn(height - 1);
     const float xlast = __ll2float_rn(width - 1);
-    for (long long e = xcrop_first_index(); e < total; e += xcrop_grid_stride()) {
-        long long q = e;
-        const long long d = q % depth;
-        q /= depth;
-        const long long x = q % crop_w;
-        q /= crop_w;
-        const long long y = q % crop_h;
-        const long long i = q / crop_h;
+    xcrop_for_each4(n, crop_h, crop_w, depth, [&](long long e, long long i, long long y,
+                                                  long long x, long long d) {
         const float cy = in_y[i * crop_h + y];
         const float cx = in_x[i * crop_w + x];
-        if (!(cy >= 0.0f && cy <= ylast && cx >= 0.0f && cx <= xlast)) {
+        if (!(xcrop_inside(cy, ylast) && xcrop_inside(cx, xlast))) {
             out[e] = fill;  // extrapolated: exactly the fill, no blending (docs/semantics.md §1.4)
-            continue;
+            return;
         }
-        const float top_f = floorf(cy);
-        const float left_f = floorf(cx);
-        const long long top = xcrop_clamped(top_f, ylast);
-        const long long bottom = xcrop_clamped(ceilf(cy), ylast);
-        const long long left = xcrop_clamped(left_f, xlast);
-        const long long right = xcrop_clamped(ceilf(cx), xlast);
-        const float y_lerp = __fsub_rn(cy, top_f);
-        const float x_lerp = __fsub_rn(cx, left_f);
-        const long long row0 = box_index[i] * height;
-        const T* top_row = image + (row0 + top) * width * depth + d;
-        const T* bottom_row = image + (row0 + bottom) * width * depth + d;
-        const float tl = xcrop_ftz(Conv::convert(top_row[left * depth]));
-        const float tr = xcrop_ftz(Conv::convert(top_row[right * depth]));
-        const float bl = xcrop_ftz(Conv::convert(bottom_row[left * depth]));
-        const float br = xcrop_ftz(Conv::convert(bottom_row[right * depth]));
-        const float top_v = xcrop_lerp(tl, tr, x_lerp);
-        const float bottom_v = xcrop_lerp(bl, br, x_lerp);
-        out[e] = xcrop_lerp(top_v, bottom_v, y_lerp);
-    }
-}
-
-// C roundf for c >= 0, as floor(c) + (c - floor(c) >= 0.5); c - floor(c) is exact.
-__device__ __forceinline__ float xcrop_round_half_up(float c) {
-    const float low = floorf(c);
-    return __fsub_rn(c, low) >= 0.5f ? __fadd_rn(low, 1.0f) : low;
-}
-
-template <typename T, typename Conv>
-__device__ __forceinline__ void xcrop_crop_nearest(
-    const T* __restrict__ image, const float* __restrict__ in_y,
-    const float* __restrict__ in_x, const long long* __restrict__ box_index, long long n,
-    long long height, long long width, long long depth, long long crop_h, long long crop_w,
-    float fill, float* __restrict__ out) {
-    const long long total = n * crop_h * crop_w * depth;
-    const float ylast = __ll2float_rn(height - 1);
-    const float xlast = __ll2float_rn(width - 1);
-    for (long long e = xcrop_first_index(); e < total; e += xcrop_grid_stride()) {
-        long long q = e;
-        const long long d = q % depth;
-        q /= depth;
-        const long long x = q % crop_w;
-        q /= crop_w;
-        const long long y = q % crop_h;
-        const long long i = q / crop_h;
-        const float cy = in_y[i * crop_h + y];
-        const float cx = in_x[i * crop_w + x];
-        if (!(cy >= 0.0f && cy <= ylast && cx >= 0.0f && cx <= xlast)) {
-            out[e] = fill;
-            continue;
+        const T* pixels = image + box_index[i] * height * width * depth + d;  // channel d
+        const long long row_size = width * depth;
+        if (Nearest) {
+            const long long row = xcrop_clamped(xcrop_round_half_up(cy), ylast);
+            const long long col = xcrop_clamped(xcrop_round_half_up(cx), xlast);
+            const float v = Conv::convert(pixels[row * row_size + col * depth]);
+            out[e] = Conv::flush_nearest ? xcrop_ftz(v) : v;
+            return;
         }
-        const long long row = xcrop_clamped(xcrop_round_half_up(cy), ylast);
-        const long long col = xcrop_clamped(xcrop_round_half_up(cx), xlast);
-        const float v = Conv::convert(image[((box_index[i] * height + row) * width + col) * depth + d]);
-        out[e] = Conv::flush_nearest ? xcrop_ftz(v) : v;
-    }
+        const XcropNeighbours ys = xcrop_bilinear_neighbours(cy, ylast);
+        const XcropNeighbours xs = xcrop_bilinear_neighbours(cx, xlast);
+        const XcropCorners p = xcrop_corners<Conv>(pixels + ys.low * row_size,
+                                                   pixels + ys.high * row_size,
+                                                   xs.low * depth, xs.high * depth);
+        const float top_v = xcrop_lerp(p.tl, p.tr, xs.lerp);
+        const float bottom_v = xcrop_lerp(p.bl, p.br, xs.lerp);
+        out[e] = xcrop_lerp(top_v, bottom_v, ys.lerp);
+    });
 }
 
 // One extern "C" kernel per (method, dtype): xcrop_crop_<method>_<suffix>.
-#define XCROP_CROP_KERNELS(SUFFIX, T, CONV)                                                  \
-    extern "C" __global__ void xcrop_crop_bilinear_##SUFFIX(                                 \
+#define XCROP_CROP_KERNEL(METHOD, NEAREST, SUFFIX, T, CONV)                                  \
+    extern "C" __global__ void xcrop_crop_##METHOD##_##SUFFIX(                               \
         const T* __restrict__ image, const float* __restrict__ in_y,                         \
         const float* __restrict__ in_x, const long long* __restrict__ box_index,             \
         long long n, long long height, long long width, long long depth, long long crop_h,   \
         long long crop_w, float fill, float* __restrict__ out) {                             \
-        xcrop_crop_bilinear<T, CONV>(image, in_y, in_x, box_index, n, height, width, depth,  \
+        xcrop_crop<NEAREST, T, CONV>(image, in_y, in_x, box_index, n, height, width, depth,  \
                                      crop_h, crop_w, fill, out);                             \
-    }                                                                                        \
-    extern "C" __global__ void xcrop_crop_nearest_##SUFFIX(                                  \
-        const T* __restrict__ image, const float* __restrict__ in_y,                         \
-        const float* __restrict__ in_x, const long long* __restrict__ box_index,             \
-        long long n, long long height, long long width, long long depth, long long crop_h,   \
-        long long crop_w, float fill, float* __restrict__ out) {                             \
-        xcrop_crop_nearest<T, CONV>(image, in_y, in_x, box_index, n, height, width, depth,   \
-                                    crop_h, crop_w, fill, out);                              \
     }
+#define XCROP_CROP_KERNELS(SUFFIX, T, CONV)             \
+    XCROP_CROP_KERNEL(bilinear, false, SUFFIX, T, CONV) \
+    XCROP_CROP_KERNEL(nearest, true, SUFFIX, T, CONV)
 
-XCROP_CROP_KERNELS(uint8, unsigned char, XcropFromU8)
-XCROP_CROP_KERNELS(int8, signed char, XcropFromI8)
-XCROP_CROP_KERNELS(uint16, unsigned short, XcropFromU16)
-XCROP_CROP_KERNELS(int16, short, XcropFromI16)
-XCROP_CROP_KERNELS(int32, int, XcropFromI32)
-XCROP_CROP_KERNELS(int64, long long, XcropFromI64)
-XCROP_CROP_KERNELS(float16, unsigned short, XcropFromF16)
-XCROP_CROP_KERNELS(float32, float, XcropFromF32)
-XCROP_CROP_KERNELS(float64, double, XcropFromF64)
+XCROP_IMAGE_DTYPES(XCROP_CROP_KERNELS)

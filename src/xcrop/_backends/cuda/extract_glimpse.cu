@@ -32,6 +32,11 @@ __device__ __forceinline__ unsigned int xcrop_rotl32(unsigned int x, int r) {
     x0 += x1;                    \
     x1 = xcrop_rotl32(x1, (R)); \
     x1 ^= x0;
+// Four rounds, then the key injection x0 += K0, x1 += K1 + S.
+#define XCROP_TF_ROUNDS(R0, R1, R2, R3, K0, K1, S)                              \
+    XCROP_TF_ROUND(R0) XCROP_TF_ROUND(R1) XCROP_TF_ROUND(R2) XCROP_TF_ROUND(R3) \
+    x0 += (K0);                                                                 \
+    x1 += (K1) + (S);
 
 __device__ __forceinline__ void xcrop_threefry2x32(unsigned int key0, unsigned int key1,
                                                    unsigned int x0, unsigned int x1,
@@ -41,25 +46,16 @@ __device__ __forceinline__ void xcrop_threefry2x32(unsigned int key0, unsigned i
     const unsigned int ks2 = key0 ^ key1 ^ 0x1BD11BDAu;
     x0 += ks0;
     x1 += ks1;
-    XCROP_TF_ROUND(13) XCROP_TF_ROUND(15) XCROP_TF_ROUND(26) XCROP_TF_ROUND(6)
-    x0 += ks1;
-    x1 += ks2 + 1u;
-    XCROP_TF_ROUND(17) XCROP_TF_ROUND(29) XCROP_TF_ROUND(16) XCROP_TF_ROUND(24)
-    x0 += ks2;
-    x1 += ks0 + 2u;
-    XCROP_TF_ROUND(13) XCROP_TF_ROUND(15) XCROP_TF_ROUND(26) XCROP_TF_ROUND(6)
-    x0 += ks0;
-    x1 += ks1 + 3u;
-    XCROP_TF_ROUND(17) XCROP_TF_ROUND(29) XCROP_TF_ROUND(16) XCROP_TF_ROUND(24)
-    x0 += ks1;
-    x1 += ks2 + 4u;
-    XCROP_TF_ROUND(13) XCROP_TF_ROUND(15) XCROP_TF_ROUND(26) XCROP_TF_ROUND(6)
-    x0 += ks2;
-    x1 += ks0 + 5u;
+    XCROP_TF_ROUNDS(13, 15, 26, 6, ks1, ks2, 1u)
+    XCROP_TF_ROUNDS(17, 29, 16, 24, ks2, ks0, 2u)
+    XCROP_TF_ROUNDS(13, 15, 26, 6, ks0, ks1, 3u)
+    XCROP_TF_ROUNDS(17, 29, 16, 24, ks1, ks2, 4u)
+    XCROP_TF_ROUNDS(13, 15, 26, 6, ks2, ks0, 5u)
     *out0 = x0;
     *out1 = x1;
 }
 
+#undef XCROP_TF_ROUNDS
 #undef XCROP_TF_ROUND
 
 // Uniform float32 in [0, 1) of output element ``index`` (< 2**31), as xcrop._core.random.uniform:
@@ -189,15 +185,9 @@ extern "C" __global__ void xcrop_extract_glimpse(
     const float* __restrict__ lo, const float* __restrict__ hi,
     const float* __restrict__ mean, const float* __restrict__ sigma, unsigned int key0,
     unsigned int key1, unsigned int stream, float* __restrict__ out) {
-    const long long total = batch * glimpse_h * glimpse_w * depth;
-    for (long long e = xcrop_first_index(); e < total; e += xcrop_grid_stride()) {
-        long long q = e;
-        const long long d = q % depth;
-        q /= depth;
-        const long long c = q % glimpse_w;
-        q /= glimpse_w;
-        const long long r = q % glimpse_h;
-        const long long b = q / glimpse_h;
+    xcrop_for_each4(batch, glimpse_h, glimpse_w, depth, [&](long long e, long long b,
+                                                            long long r, long long c,
+                                                            long long d) {
         const long long row = (long long)start_y[b] + r;
         const long long col = (long long)start_x[b] + c;
         float v;
@@ -217,5 +207,5 @@ extern "C" __global__ void xcrop_extract_glimpse(
             v = 0.0f;
         }
         out[e] = v;
-    }
+    });
 }

@@ -134,11 +134,23 @@ __device__ __forceinline__ void xcrop_window(const float* c, long long count, fl
     *last = a;
 }
 
-// C roundf for c >= 0, as floor(c) + (c - floor(c) >= 0.5) (the generic path's nearest
-// index; c - floor(c) is exact).
-__device__ __forceinline__ float xcrop_grad_round(float c) {
-    const float low = floorf(c);
-    return __fsub_rn(c, low) >= 0.5f ? __fadd_rn(low, 1.0f) : low;
+// One axis of the image gradient: whether the sample at coordinate c adds to pixel p as
+// its low neighbour (floor(c); nearest: the rounded index) and as its high one (ceil(c);
+// bilinear only), and its weight c - floor(c). An extrapolated sample reaches nothing
+// (TF skips it).
+struct XcropReach {
+    bool low, high;
+    float lerp;
+};
+template <bool Nearest>
+__device__ __forceinline__ XcropReach xcrop_reach(float c, float last, float p) {
+    const float low_f = floorf(c);
+    const bool inside = xcrop_inside(c, last);
+    XcropReach h;
+    h.low = inside && (Nearest ? xcrop_round_half_up(c) == p : low_f == p);
+    h.high = inside && !Nearest && ceilf(c) == p;
+    h.lerp = __fsub_rn(c, low_f);
+    return h;
 }
 
 // Inputs: grads (n, crop_h, crop_w, D) float32; in_y (n, crop_h), in_x (n, crop_w) the
@@ -150,18 +162,11 @@ __device__ __forceinline__ void xcrop_grad_image(
     const float* __restrict__ in_x, const long long* __restrict__ box_index, long long n,
     long long batch, long long height, long long width, long long depth, long long crop_h,
     long long crop_w, typename A::Out* __restrict__ out) {
-    const long long total = batch * height * width * depth;
     // Every integer below is at most 2**24 (validated sizes): exact in float32.
     const float ylast = __ll2float_rn(height - 1);
     const float xlast = __ll2float_rn(width - 1);
-    for (long long e = xcrop_first_index(); e < total; e += xcrop_grid_stride()) {
-        long long q = e;
-        const long long d = q % depth;
-        q /= depth;
-        const long long x = q % width;
-        q /= width;
-        const long long y = q % height;
-        const long long b = q / height;
+    xcrop_for_each4(batch, height, width, depth, [&](long long e, long long b, long long y,
+                                                     long long x, long long d) {
         const float yf = __ll2float_rn(y);
         const float xf = __ll2float_rn(x);
         typename A::Acc acc = 0;
@@ -178,61 +183,41 @@ __device__ __forceinline__ void xcrop_grad_image(
             }
             xcrop_window(cys, crop_h, __ll2float_rn(y - 1), __ll2float_rn(y + 1), &r0, &r1);
             for (long long r = r0; r < r1; ++r) {
-                const float cy = cys[r];
-                if (!(cy >= 0.0f && cy <= ylast)) {
-                    continue;  // extrapolated row: TF skips it
+                const XcropReach ry = xcrop_reach<Nearest>(cys[r], ylast, yf);
+                if (!ry.low && !ry.high) {
+                    continue;
                 }
                 const float* grow = grads + (i * crop_h + r) * crop_w * depth + d;
-                if (Nearest) {
-                    if (xcrop_grad_round(cy) != yf) {
-                        continue;
-                    }
-                    for (long long c = c0; c < c1; ++c) {
-                        const float cx = cxs[c];
-                        if (cx >= 0.0f && cx <= xlast && xcrop_grad_round(cx) == xf) {
-                            acc = A::add(acc, xcrop_ftz(grow[c * depth]));
-                        }
-                    }
-                    continue;
-                }
-                const float top_f = floorf(cy);
-                const bool hit_top = top_f == yf;
-                const bool hit_bottom = ceilf(cy) == yf;
-                if (!hit_top && !hit_bottom) {
-                    continue;
-                }
-                const float y_lerp = __fsub_rn(cy, top_f);
                 for (long long c = c0; c < c1; ++c) {
-                    const float cx = cxs[c];
-                    if (!(cx >= 0.0f && cx <= xlast)) {
+                    const XcropReach rx = xcrop_reach<Nearest>(cxs[c], xlast, xf);
+                    if (!rx.low && !rx.high) {
                         continue;
                     }
-                    const float left_f = floorf(cx);
-                    const bool hit_left = left_f == xf;
-                    const bool hit_right = ceilf(cx) == xf;
-                    if (!hit_left && !hit_right) {
-                        continue;
-                    }
-                    const float x_lerp = __fsub_rn(cx, left_f);
-                    const float x_left = xcrop_ftz(__fsub_rn(1.0f, x_lerp));
                     const float g = xcrop_ftz(grow[c * depth]);
+                    if (Nearest) {
+                        acc = A::add(acc, g);
+                        continue;
+                    }
+                    const float y_lerp = ry.lerp;
+                    const float x_lerp = rx.lerp;
+                    const float x_left = xcrop_ftz(__fsub_rn(1.0f, x_lerp));
                     // Corners in TF's order: TL, TR, then BL, BR.
-                    if (hit_top) {
+                    if (ry.low) {  // top
                         const float dtop =
                             xcrop_ftz(__fmul_rn(xcrop_ftz(__fsub_rn(1.0f, y_lerp)), g));
-                        if (hit_left) {
+                        if (rx.low) {
                             acc = A::add(acc, xcrop_ftz(__fmul_rn(x_left, dtop)));
                         }
-                        if (hit_right) {
+                        if (rx.high) {
                             acc = A::add(acc, xcrop_ftz(__fmul_rn(x_lerp, dtop)));
                         }
                     }
-                    if (hit_bottom) {
+                    if (ry.high) {  // bottom
                         const float dbottom = xcrop_ftz(__fmul_rn(y_lerp, g));
-                        if (hit_left) {
+                        if (rx.low) {
                             acc = A::add(acc, xcrop_ftz(__fmul_rn(x_left, dbottom)));
                         }
-                        if (hit_right) {
+                        if (rx.high) {
                             acc = A::add(acc, xcrop_ftz(__fmul_rn(x_lerp, dbottom)));
                         }
                     }
@@ -240,7 +225,7 @@ __device__ __forceinline__ void xcrop_grad_image(
             }
         }
         out[e] = A::store(acc);
-    }
+    });
 }
 
 // Sample coordinate k of one axis as the box-gradient kernel rounds it (generic
@@ -274,11 +259,10 @@ __device__ __forceinline__ void xcrop_grad_boxes(
     const float* __restrict__ boxes, const long long* __restrict__ box_index, long long n,
     long long height, long long width, long long depth, long long crop_h, long long crop_w,
     float ratio_y, float ratio_x, float* __restrict__ out) {
-    const long long total = 2 * n;
     const float yext = __ll2float_rn(height - 1);
     const float xext = __ll2float_rn(width - 1);
     const bool wide = crop_h == 1 || crop_w == 1;
-    for (long long e = xcrop_first_index(); e < total; e += xcrop_grid_stride()) {
+    xcrop_for_each(2 * n, [&](long long e) {
         const long long i = e >> 1;
         const bool axis_y = (e & 1) == 0;  // else the x axis
         const float y1 = xcrop_ftz(boxes[4 * i]);
@@ -296,39 +280,34 @@ __device__ __forceinline__ void xcrop_grad_boxes(
         float acc_hi = 0.0f;  // y2 or x2
         for (long long r = 0; r < crop_h; ++r) {
             const float cy = xcrop_box_coordinate(y1, y2, yext, ratio_y, crop_h, r);
-            if (!(cy >= 0.0f && cy <= yext)) {
+            if (!xcrop_inside(cy, yext)) {
                 continue;
             }
-            const float top_f = floorf(cy);
-            const float y_lerp = __fsub_rn(cy, top_f);
-            const T* top_row = base + (long long)top_f * width * depth;
-            const T* bottom_row = base + (long long)ceilf(cy) * width * depth;
+            const XcropNeighbours ys = xcrop_bilinear_neighbours(cy, yext);
+            const T* top_row = base + ys.low * width * depth;
+            const T* bottom_row = base + ys.high * width * depth;
             for (long long c = 0; c < crop_w; ++c) {
                 const float cx = xcrop_box_coordinate(x1, x2, xext, ratio_x, crop_w, c);
-                if (!(cx >= 0.0f && cx <= xext)) {
+                if (!xcrop_inside(cx, xext)) {
                     continue;
                 }
-                const float left_f = floorf(cx);
-                const float x_lerp = __fsub_rn(cx, left_f);
-                const long long left = (long long)left_f * depth;
-                const long long right = (long long)ceilf(cx) * depth;
+                const XcropNeighbours xs = xcrop_bilinear_neighbours(cx, xext);
                 // Edge weights of this sample along the thread's axis (generic _edge_weights).
                 const float k = __ll2float_rn(axis_y ? r : c);
                 const float w_hi = xcrop_ftz(__fmul_rn(k, ratio));
                 const float w_lo = xcrop_ftz(__fsub_rn(ext, w_hi));
                 // The other axis' lerp weight and the pixel pairs whose differences count.
-                const float t = axis_y ? x_lerp : y_lerp;
+                const float t = axis_y ? xs.lerp : ys.lerp;
                 const float t_rest = xcrop_ftz(__fsub_rn(1.0f, t));
                 const float* grow = grads + ((i * crop_h + r) * crop_w + c) * depth;
                 for (long long d = 0; d < depth; ++d) {
-                    const float tl = xcrop_ftz(Conv::convert(top_row[left + d]));
-                    const float tr = xcrop_ftz(Conv::convert(top_row[right + d]));
-                    const float bl = xcrop_ftz(Conv::convert(bottom_row[left + d]));
-                    const float br = xcrop_ftz(Conv::convert(bottom_row[right + d]));
+                    const XcropCorners p = xcrop_corners<Conv>(top_row, bottom_row,
+                                                               xs.low * depth + d,
+                                                               xs.high * depth + d);
                     // image_grad_y = (1 - x_lerp) * (BL - TL) + x_lerp * (BR - TR),
                     // image_grad_x = (1 - y_lerp) * (TR - TL) + y_lerp * (BR - BL).
-                    const float near_diff = axis_y ? __fsub_rn(bl, tl) : __fsub_rn(tr, tl);
-                    const float far_diff = axis_y ? __fsub_rn(br, tr) : __fsub_rn(br, bl);
+                    const float near_diff = axis_y ? __fsub_rn(p.bl, p.tl) : __fsub_rn(p.tr, p.tl);
+                    const float far_diff = axis_y ? __fsub_rn(p.br, p.tr) : __fsub_rn(p.br, p.bl);
                     const float mix = xcrop_ftz(
                         __fadd_rn(xcrop_ftz(__fmul_rn(t_rest, xcrop_ftz(near_diff))),
                                   xcrop_ftz(__fmul_rn(t, xcrop_ftz(far_diff)))));
@@ -348,7 +327,7 @@ __device__ __forceinline__ void xcrop_grad_boxes(
         const long long col = axis_y ? 0 : 1;
         out[4 * i + col] = acc_lo;
         out[4 * i + col + 2] = acc_hi;
-    }
+    });
 }
 
 // Entry points: xcrop_grad_image_<method>_<image dtype>, xcrop_grad_boxes_<image dtype>.
@@ -379,12 +358,4 @@ XCROP_GRAD_IMAGE_KERNEL(nearest, true, float64, XcropAccF64, double)
                                   crop_h, crop_w, ratio_y, ratio_x, out);                    \
     }
 
-XCROP_GRAD_BOXES_KERNEL(uint8, unsigned char, XcropFromU8)
-XCROP_GRAD_BOXES_KERNEL(int8, signed char, XcropFromI8)
-XCROP_GRAD_BOXES_KERNEL(uint16, unsigned short, XcropFromU16)
-XCROP_GRAD_BOXES_KERNEL(int16, short, XcropFromI16)
-XCROP_GRAD_BOXES_KERNEL(int32, int, XcropFromI32)
-XCROP_GRAD_BOXES_KERNEL(int64, long long, XcropFromI64)
-XCROP_GRAD_BOXES_KERNEL(float16, unsigned short, XcropFromF16)
-XCROP_GRAD_BOXES_KERNEL(float32, float, XcropFromF32)
-XCROP_GRAD_BOXES_KERNEL(float64, double, XcropFromF64)
+XCROP_IMAGE_DTYPES(XCROP_GRAD_BOXES_KERNEL)

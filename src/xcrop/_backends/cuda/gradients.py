@@ -28,13 +28,15 @@ from typing import Any
 
 from ..._core.args import CROP_IMAGE_DTYPES, GRAD_DTYPES, GradBoxesArgs, GradImageArgs
 from .paths import (
+    CUPY_NAME,
     TORCH_DTYPES,
+    TORCH_NAME,
     KernelCall,
     as_cupy,
     cupy_launch,
+    cupy_path,
     cupy_usable,
     float32_scalar,
-    is_cupy,
     is_torch_cuda,
     kernels_disabled,
     torch_stream,
@@ -147,28 +149,10 @@ def run_grad_boxes(args: GradBoxesArgs, lib: Any, launch: Callable[[KernelCall],
 # (torch's current stream, zero-copy through DLPack)
 # ----------------------------------------------------------------------------------------
 
-def _cupy_image_ok(args: GradImageArgs) -> bool:
-    return (not kernels_disabled() and is_cupy(args.grads)
-            and _dtype_name(args.dtype) in GRAD_DTYPES)
-
-
-def _cupy_boxes_ok(args: GradBoxesArgs) -> bool:
-    return (not kernels_disabled() and is_cupy(args.image)
-            and str(args.image.dtype) in CROP_IMAGE_DTYPES)
-
-
-def _cupy_image(args: GradImageArgs) -> Any:
-    import cupy
-
-    with args.grads.device:
-        return run_grad_image(args, cupy, cupy_launch)
-
-
-def _cupy_boxes(args: GradBoxesArgs) -> Any:
-    import cupy
-
-    with args.image.device:
-        return run_grad_boxes(args, cupy, cupy_launch)
+_cupy_image_ok, _cupy_image = cupy_path(
+    run_grad_image, "grads", lambda args: _dtype_name(args.dtype) in GRAD_DTYPES)
+_cupy_boxes_ok, _cupy_boxes = cupy_path(
+    run_grad_boxes, "image", lambda args: str(args.image.dtype) in CROP_IMAGE_DTYPES)
 
 
 def _torch_image_ok(args: GradImageArgs) -> bool:
@@ -210,9 +194,6 @@ def _torch_boxes(args: GradBoxesArgs) -> Any:
             run_grad_boxes(view, cupy, cupy_launch, out=as_cupy(out))
     return out
 
-
-CUPY_NAME = "cupy fast path (CUDA kernel)"
-TORCH_NAME = "torch CUDA fast path (CUDA kernel via CuPy)"
 
 
 def paths() -> list[dict[str, Any]]:

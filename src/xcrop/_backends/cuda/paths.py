@@ -267,10 +267,6 @@ def is_cupy(x: Any) -> bool:
     return type(x).__module__.split(".")[0] == "cupy"
 
 
-def _cupy_crop_predicate(args: CropArgs) -> bool:
-    return not kernels_disabled() and is_cupy(args.image)
-
-
 def glimpse_ok(args: GlimpseArgs) -> bool:
     b, height, width, depth = args.input.shape
     if min(b, height, width, depth, args.height, args.width) <= 0:
@@ -280,22 +276,27 @@ def glimpse_ok(args: GlimpseArgs) -> bool:
     return args.noise == "zero" or math.prod(args.output_shape) <= MAX_RANDOM_ELEMENTS
 
 
-def _cupy_glimpse_predicate(args: GlimpseArgs) -> bool:
-    return not kernels_disabled() and is_cupy(args.input) and glimpse_ok(args)
+def cupy_path(run: Callable[..., Any], array: str,
+              accepts: Callable[[Any], bool] = lambda args: True,
+              ) -> tuple[Callable[[Any], bool], Callable[[Any], Any]]:
+    """``(predicate, implementation)`` of a CuPy kernel path: it takes calls whose
+    ``args.<array>`` is a CuPy array and that ``accepts``, and runs
+    ``run(args, cupy, cupy_launch)`` on that array's device (current stream)."""
+
+    def predicate(args: Any) -> bool:
+        return not kernels_disabled() and is_cupy(getattr(args, array)) and accepts(args)
+
+    def implementation(args: Any) -> Any:
+        import cupy
+
+        with getattr(args, array).device:
+            return run(args, cupy, cupy_launch)
+
+    return predicate, implementation
 
 
-def _cupy_crop(args: CropArgs) -> Any:
-    import cupy
-
-    with args.image.device:
-        return run_crop(args, cupy, cupy_launch)
-
-
-def _cupy_glimpse(args: GlimpseArgs) -> Any:
-    import cupy
-
-    with args.input.device:
-        return run_glimpse(args, cupy, cupy_launch)
+_cupy_crop_predicate, _cupy_crop = cupy_path(run_crop, "image")
+_cupy_glimpse_predicate, _cupy_glimpse = cupy_path(run_glimpse, "input", glimpse_ok)
 
 
 # ----------------------------------------------------------------------------------------

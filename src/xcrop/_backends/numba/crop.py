@@ -48,10 +48,11 @@ def _lerp(pixels, tl_row, tr_row, bl_row, br_row, d, xl, yl, flush):  # TF's ord
 
 
 @numba.njit(inline="always")
-def _bilinear(pixels, rows_a, rows_b, cols_a, cols_b, y_lerp, x_lerp, inside_y, inside_x,
-              fill, out, i0, i1, flush):
-    # Inlined into the two kernels below with a constant ``flush``, so each compiles to
-    # its own branch-free inner loop.
+def _crop(pixels, rows_a, rows_b, cols_a, cols_b, y_lerp, x_lerp, inside_y, inside_x, fill,
+          out, i0, i1, flush):
+    # The loops of both methods, inlined into each kernel below. The nearest kernel passes
+    # None for the bilinear-only arrays: numba prunes the ``is None`` branches at compile
+    # time, and a constant ``flush`` leaves each bilinear kernel a branch-free inner loop.
     ch = rows_a.shape[1]
     cw = cols_a.shape[1]
     depth = pixels.shape[1]
@@ -61,14 +62,20 @@ def _bilinear(pixels, rows_a, rows_b, cols_a, cols_b, y_lerp, x_lerp, inside_y, 
                 out[i, y, :, :] = fill
                 continue
             ra = rows_a[i, y]
-            rb = rows_b[i, y]
-            yl = y_lerp[i, y]
+            if y_lerp is not None:
+                rb = rows_b[i, y]
+                yl = y_lerp[i, y]
             for x in range(cw):
                 if not inside_x[i, x]:
                     out[i, y, x, :] = fill
                     continue
-                xl = x_lerp[i, x]
                 ca = cols_a[i, x]
+                if y_lerp is None:  # nearest: a copy (flushed for float64 images)
+                    for d in range(depth):
+                        v = np.float32(pixels[ra + ca, d])
+                        out[i, y, x, d] = _ftz(v) if flush else v
+                    continue
+                xl = x_lerp[i, x]
                 cb = cols_b[i, x]
                 tl_row = ra + ca
                 tr_row = ra + cb
@@ -94,8 +101,8 @@ def bilinear_flushed(pixels, rows_a, rows_b, cols_a, cols_b, y_lerp, x_lerp, ins
                      inside_x, fill, out, i0, i1):
     """Bilinear boxes ``i0 .. i1-1`` into ``out``, flushing subnormals after every
     operation as TF's CPU kernel does (``_reference.indexing.CropPlan`` holds the index arrays)."""
-    _bilinear(pixels, rows_a, rows_b, cols_a, cols_b, y_lerp, x_lerp, inside_y, inside_x,
-              fill, out, i0, i1, True)
+    _crop(pixels, rows_a, rows_b, cols_a, cols_b, y_lerp, x_lerp, inside_y, inside_x,
+          fill, out, i0, i1, True)
 
 
 @numba.njit(nogil=True, cache=True)
@@ -103,30 +110,16 @@ def bilinear_plain(pixels, rows_a, rows_b, cols_a, cols_b, y_lerp, x_lerp, insid
                    inside_x, fill, out, i0, i1):
     """As :func:`bilinear_flushed` without the flushes: only for calls where
     ``_backends.exactness`` proves every flush is the identity."""
-    _bilinear(pixels, rows_a, rows_b, cols_a, cols_b, y_lerp, x_lerp, inside_y, inside_x,
-              fill, out, i0, i1, False)
+    _crop(pixels, rows_a, rows_b, cols_a, cols_b, y_lerp, x_lerp, inside_y, inside_x,
+          fill, out, i0, i1, False)
 
 
 @numba.njit(nogil=True, cache=True)
 def nearest(pixels, rows, cols, inside_y, inside_x, fill, flush, out, i0, i1):
     """Nearest-neighbour boxes ``i0 .. i1-1`` into ``out`` (``flush``: float64 images,
     whose conversion to float32 can make subnormals)."""
-    ch = rows.shape[1]
-    cw = cols.shape[1]
-    depth = pixels.shape[1]
-    for i in range(i0, i1):
-        for y in range(ch):
-            if not inside_y[i, y]:
-                out[i, y, :, :] = fill
-                continue
-            for x in range(cw):
-                if not inside_x[i, x]:
-                    out[i, y, x, :] = fill
-                    continue
-                row = rows[i, y] + cols[i, x]
-                for d in range(depth):
-                    v = np.float32(pixels[row, d])
-                    out[i, y, x, d] = _ftz(v) if flush else v
+    _crop(pixels, rows, None, cols, None, None, None, inside_y, inside_x, fill, out, i0, i1,
+          flush)
 
 
 @numba.njit(nogil=True, cache=True)
