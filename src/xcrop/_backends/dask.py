@@ -175,7 +175,7 @@ def _reorder(parts: Any, plan: _Plan, name: str, out_chunks: tuple[int, ...]) ->
     import dask.array as da
     import numpy as np
     from dask.highlevelgraph import HighLevelGraph
-    from dask.task_spec import Task, TaskRef
+    Task, TaskRef = _task_classes()
 
     n = sum(out_chunks)
     segment = np.empty(n, np.int64)  # caller position -> segment, row in it
@@ -195,6 +195,15 @@ def _reorder(parts: Any, plan: _Plan, name: str, out_chunks: tuple[int, ...]) ->
         layer[key] = Task(key, _gather, spec, *sources)
     graph = HighLevelGraph.from_collections(name, layer, dependencies=[parts])
     return da.Array(graph, name, (out_chunks, *parts.chunks[1:]), meta=parts._meta)
+
+
+def _task_classes() -> tuple[Any, Any]:
+    """dask's ``Task`` and ``TaskRef`` (public as ``dask.task_spec`` in recent releases)."""
+    try:
+        from dask.task_spec import Task, TaskRef
+    except ImportError:  # older dask: the same classes, not yet re-exported
+        from dask._task_spec import Task, TaskRef
+    return Task, TaskRef
 
 
 def _numpy(x: Any) -> Any:
@@ -247,7 +256,7 @@ def crop(args: CropArgs) -> Any:
     import dask.array as da
     import numpy as np
     from dask.base import tokenize
-    from dask.task_spec import Task, TaskRef
+    Task, TaskRef = _task_classes()
 
     image = whole_images(args.image)
     boxes, box_indices = _numpy(args.boxes), _numpy(args.box_indices)
@@ -304,7 +313,7 @@ def grad_image(args: GradImageArgs) -> Any:
     import numpy as np
     from dask.array.core import normalize_chunks
     from dask.base import tokenize
-    from dask.task_spec import Task, TaskRef
+    Task, TaskRef = _task_classes()
 
     grads = whole_images(args.grads)
     in_y, in_x, box_indices = (_numpy(a) for a in (args.in_y, args.in_x, args.box_indices))
@@ -343,7 +352,7 @@ def grad_boxes(args: GradBoxesArgs) -> Any:
     import dask.array as da
     import numpy as np
     from dask.base import tokenize
-    from dask.task_spec import Task, TaskRef
+    Task, TaskRef = _task_classes()
 
     image, grads = whole_images(args.image), whole_images(args.grads)
     boxes, box_indices = _numpy(args.boxes), _numpy(args.box_indices)
@@ -398,7 +407,7 @@ def glimpse(args: GlimpseArgs) -> Any:
 
     import numpy as np
     from dask.base import tokenize
-    from dask.task_spec import Task, TaskRef
+    Task, TaskRef = _task_classes()
 
     image = whole_images(args.input)
     _, h, w, depth = args.output_shape

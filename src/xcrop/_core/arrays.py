@@ -138,7 +138,6 @@ def as_array(backend: Backend, name: str, value: object, *, primary: str) -> Any
                 f"{name} is on device {dev!r} but {primary} is on device {backend.device!r}; "
                 f"move them to one device"
             )
-        return value
         check_known_shape(name, value)
         return value
     if isinstance(value, (str, bytes)) or value is None:
