@@ -132,12 +132,14 @@ def _pieces(rows: Any, starts: Any) -> tuple[list[int], list[tuple[Any, Any]]]:
     they touch and, per chunk, ``(rows within that chunk, their places in rows)``."""
     import numpy as np
 
+    if rows.shape[0] == 0:
+        return [], []
     which = _chunk_of(starts, rows)
-    blocks, spec = [], []
-    for c in np.unique(which).tolist():
-        dst = np.flatnonzero(which == c)
-        blocks.append(c)
-        spec.append((rows[dst] - starts[c], dst))
+    dst = np.argsort(which, kind="stable")
+    sorted_which = which[dst]
+    cut = np.flatnonzero(np.diff(sorted_which)) + 1
+    blocks = sorted_which[np.r_[0, cut]].tolist()
+    spec = [(rows[d] - starts[c], d) for c, d in zip(blocks, np.split(dst, cut), strict=True)]
     return blocks, spec
 
 
@@ -186,12 +188,16 @@ def _reorder(parts: Any, plan: _Plan, name: str, out_chunks: tuple[int, ...]) ->
     tail = (0,) * (parts.ndim - 1)
     layer = {}
     for k, (a, b) in enumerate(itertools.pairwise(_starts(out_chunks).tolist())):
-        sources, spec = [], []
-        for s in np.unique(segment[a:b]).tolist():
-            dst = np.flatnonzero(segment[a:b] == s)
-            sources.append(TaskRef((parts.name, s, *tail)))
-            spec.append((row[a:b][dst], dst))
         key = (name, k, *tail)
+        if a == b:  # an empty chunk (grads may have some)
+            layer[key] = Task(key, np.empty, (0, *parts.shape[1:]), parts.dtype)
+            continue
+        # The chunk's positions grouped by segment (stable: ascending within each).
+        dst = np.argsort(segment[a:b], kind="stable")
+        seg = segment[a:b][dst]
+        cut = np.flatnonzero(np.diff(seg)) + 1
+        sources = [TaskRef((parts.name, int(s), *tail)) for s in seg[np.r_[0, cut]]]
+        spec = [(row[a:b][d], d) for d in np.split(dst, cut)]
         layer[key] = Task(key, _gather, spec, *sources)
     graph = HighLevelGraph.from_collections(name, layer, dependencies=[parts])
     return da.Array(graph, name, (out_chunks, *parts.chunks[1:]), meta=parts._meta)

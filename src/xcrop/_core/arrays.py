@@ -229,7 +229,9 @@ def from_host(backend: Backend, a: Any) -> Any:
     if backend.name == "dask":
         import dask.array as da
 
-        return da.from_array(a, chunks=a.shape)
+        # name=False: a random name, not a hash of the values (which cost more than
+        # computing them).
+        return da.from_array(a, chunks=a.shape, name=False)
     import jax
 
     return jax.device_put(a, backend.device)
