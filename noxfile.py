@@ -6,6 +6,7 @@ nox -s record       re-record the fixtures with tensorflow-cpu==2.21.0
 nox -s lint         ruff
 nox -s bench        benchmark vs TF 2.21 CPU (bench/bench.py; writes bench/results.json)
 nox -s bench_peers  the same plus torchvision roi_align (torch 2.14.1 + torchvision 0.29.1)
+nox -s bench_dask   xcrop on dask: LocalCluster with 1 and 2 workers (bench/bench_dask.py)
 nox -s fuzz         differential fuzzing vs live TF 2.21 (fuzz/fuzz_tf.py; -- --cases N --seed S)
 nox -s docs         build the docs, strict (figures and tables regenerated first)
 nox -s peers        certify torchvision roi_align and kornia crop_and_resize against the fixtures
@@ -141,3 +142,12 @@ def peers(session: nox.Session) -> None:
         session.run("xcrop", "conformance", "--impl", f"xcrop.conformance.peers:{name}",
                     "--impl-backend", "torch", "--json", str(out / f"{name}.json"),
                     "--max-failures", "0", *session.posargs, success_codes=[0, 1])
+
+
+@nox.session(python=PYTHON)
+def bench_dask(session: nox.Session) -> None:
+    """Crop throughput of xcrop on dask: a LocalCluster with 1 and 2 workers against the
+    in-process NumPy call (bench/bench_dask.py; writes bench/results_dask.json)."""
+    session.install("-r", TEST_REQUIREMENTS)
+    session.install("-e", ".[dask]")
+    session.run("python", "bench/bench_dask.py", *session.posargs)

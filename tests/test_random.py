@@ -522,7 +522,7 @@ def test_no_float_exceptions_or_subnormals(npx):
 def test_normal_matches_float64_box_muller(npx):
     n = 100_000
     z = R.standard_normal(npx, (2 * n,), 2718).astype(np.float64)
-    w0, w1 = R._random_words(npx, n, 2718, 0, R.KIND_NORMAL, None)
+    w0, w1 = R._random_words(npx, 0, n, 2718, 0, R.KIND_NORMAL, None)
     b = _load_backend("numpy")
     u1 = (_words(b, w0) + 1.0) / 2**32
     angle = 2 * np.pi * (_words(b, w1) >> 8) / 2**24

@@ -28,7 +28,7 @@ DOCS = Path(__file__).resolve().parents[1]
 # Pages whose examples are ours to keep true (performance.md and reliability.md belong to
 # other parts of the project and hold fragments, not examples with their output).
 PAGES = ("index.md", "getting_started.md", "migration.md", "quirks.md", "semantics.md",
-         "conformance.md")
+         "conformance.md", "datasets.md")
 FENCE = re.compile(r"^```(\w*)\s*$")
 
 

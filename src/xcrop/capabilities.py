@@ -43,13 +43,14 @@ __all__ = [
 ]
 
 #: Array libraries xcrop resolves (``Backend.name``).
-LIBRARIES = ("numpy", "torch", "jax", "cupy", "array_api_strict")
+LIBRARIES = ("numpy", "torch", "jax", "cupy", "array_api_strict", "dask")
 DEVICES = ("cpu", "gpu")
 #: How the call is made: eagerly, under ``jax.jit``/``vmap``, inside
 #: ``torch.compile``, or in a ``torch.export`` program.
 MODES = ("eager", "jit", "compiled", "exported")
 _MODES_OF = {"jax": ("eager", "jit"), "torch": ("eager", "compiled", "exported")}
-_DEVICES_OF = {"cupy": ("gpu",), "numpy": ("cpu",), "array_api_strict": ("cpu",)}
+_DEVICES_OF = {"cupy": ("gpu",), "numpy": ("cpu",), "array_api_strict": ("cpu",),
+               "dask": ("cpu",)}
 
 
 @dataclass(frozen=True)

@@ -1,5 +1,6 @@
-"""The built-in fast paths, one module per library: ``numpy``, ``torch``, ``jax`` and
-``cuda`` (CuPy arrays and torch CUDA tensors); ``numba/`` holds the compiled CPU kernels
+"""The built-in fast paths, one module per library: ``numpy``, ``torch``, ``jax``,
+``cuda`` (CuPy arrays and torch CUDA tensors) and ``dask`` (graphs of NumPy calls, one
+task per image chunk); ``numba/`` holds the compiled CPU kernels
 and their loader, ``host`` the thread pool and zero-copy views the CPU paths share,
 ``exactness`` when skipping the subnormal flushes provably changes no bit.
 
@@ -16,9 +17,9 @@ __all__ = ["builtin_paths"]
 
 def builtin_paths() -> list[dict[str, Any]]:
     """Keyword arguments of ``register_fast_path`` for every built-in fast path."""
-    from . import jax, numpy, torch
+    from . import dask, jax, numpy, torch
     from .cuda import gradients as cuda_gradients
     from .cuda import paths as cuda
 
     return [*numpy.paths(), *torch.paths(), *jax.paths(), *cuda.paths(),
-            *cuda_gradients.paths()]
+            *cuda_gradients.paths(), *dask.paths()]

@@ -196,9 +196,9 @@ def glimpse_into(args: GlimpseArgs, image: Any, out: Any) -> None:
     """Write the glimpses of NumPy float32 ``image`` ``(B, H, W, D)`` into NumPy ``out``.
 
     Bits: the window pixels are copied; the fill values are the reference's ``fill`` at
-    the out-of-image positions only (the generator's elements at those flat indices; the
-    statistics are the reference's fixed-order ones), so the result equals
-    ``where(inside, window, fill(...))``.
+    the out-of-image positions only (the generator's elements at those flat indices, from
+    ``args.fill_start`` on; the statistics are the reference's fixed-order ones), so the
+    result equals ``where(inside, window, fill(...))``.
     """
     import array_api_compat.numpy as npx
     import numpy as np
@@ -243,7 +243,7 @@ def glimpse_into(args: GlimpseArgs, image: Any, out: Any) -> None:
         raise ValueError(f"unknown noise {noise!r}")  # validation allows no other value
     if use_numba:
         numba_drivers.glimpse(c(image), sy, sx, noise, seed, stream, c(lo), c(hi), c(mean),
-                              c(sigma), out)
+                              c(sigma), out, args.fill_start)
         return
     # Pure NumPy: positions outside the image, as flat element indices of the output.
     _, h, w, _ = out.shape
@@ -253,7 +253,7 @@ def glimpse_into(args: GlimpseArgs, image: Any, out: Any) -> None:
     outside = ~(((rows >= 0) & (rows < height))[:, :, None]
                 & ((cols >= 0) & (cols < width))[:, None, :])  # (B, h, w)
     pix = np.flatnonzero(outside)
-    flat = (pix[:, None] * depth + np.arange(depth)).reshape(-1)
+    flat = (pix[:, None] * depth + np.arange(depth)).reshape(-1) + args.fill_start
     b = pix // (h * w)
     if noise == "uniform":
         u = random.uniform_at(npx, flat, seed, stream=stream).reshape(-1, depth)

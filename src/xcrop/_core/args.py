@@ -89,6 +89,10 @@ class GlimpseArgs:
     noise: str  # "uniform", "gaussian" or "zero"
     version: int  # 1 (tf.compat.v1, op ExtractGlimpse) or 2 (ExtractGlimpseV2)
     seed: int | None
+    # Index, in the seeded fill stream, of this output's first element: 0 for a public
+    # call; a batch chunk of a larger call (a dask glimpse) starts where the whole call's
+    # output would, so that it draws the whole call's fill bits (docs/semantics.md §2.5).
+    fill_start: int = 0
 
     @property
     def image(self) -> Any:

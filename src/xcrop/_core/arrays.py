@@ -20,9 +20,9 @@ from .errors import InvalidArgumentError, UnsupportedDTypeError
 
 __all__ = [
     "Backend", "as_array", "check_bool", "check_choice", "check_real", "dtype_name",
-    "float_array",
-    "from_host", "host_view", "ieee_quiet", "index_array", "is_array", "is_traced",
-    "jax_on_cpu", "python_int_pair", "python_ints", "resolve_backend", "shape_of",
+    "float_array", "from_host", "host_values", "host_view", "ieee_quiet", "index_array", "is_array",
+    "is_lazy", "is_traced", "jax_on_cpu", "numpy_blocks", "python_int_pair", "python_ints",
+    "resolve_backend", "shape_of",
     "short_repr",
 ]
 
@@ -68,7 +68,25 @@ def resolve_backend(name: str, primary: object) -> Backend:
         xp = array_api_compat.array_namespace(primary)
     except TypeError as exc:
         raise TypeError(f"{name}: unsupported array type {type(primary).__name__}: {exc}") from exc
+    check_known_shape(name, primary)
     return Backend(xp=xp, device=array_api_compat.device(primary), name=_library_name(xp))
+
+
+def check_known_shape(name: str, x: Any) -> None:
+    """Refuse an array with unknown sizes (a dask array after boolean indexing has NaN
+    chunk sizes): shapes are checked, and graphs planned, before any value is read."""
+    shape = tuple(x.shape)
+    if any(s is None or (isinstance(s, float) and s != s) for s in shape):
+        raise InvalidArgumentError(
+            f"{name} has unknown sizes: shape {shape}. For a dask array (e.g. after boolean "
+            f"indexing) call {name}.compute_chunk_sizes() first"
+        )
+
+
+def is_lazy(x: object) -> bool:
+    """True for a dask array (its values exist only once its graph is computed)."""
+    da = sys.modules.get("dask.array")  # never imported here: a dask array brings it
+    return da is not None and isinstance(x, da.Array)
 
 
 def dtype_name(xp: Any, dtype: Any) -> str:
@@ -104,6 +122,7 @@ def as_array(backend: Backend, name: str, value: object, *, primary: str) -> Any
                 f"{name} is on device {dev!r} but {primary} is on device {backend.device!r}; "
                 f"move them to one device"
             )
+        check_known_shape(name, value)
         return value
     if isinstance(value, (str, bytes)) or value is None:
         raise TypeError(f"{name} must be an array, list or number; got {short_repr(value)}")
@@ -162,12 +181,41 @@ def host_view(x: Any) -> Any:
         return None
 
 
+def host_values(*xs: Any) -> tuple[Any, ...]:
+    """Per array, NumPy values to check and compute on, or None: :func:`host_view` for
+    CPU torch/JAX arrays; for dask arrays of NumPy blocks their computed values, all of
+    them in one ``dask.compute`` (so a graph they share runs once). Only small arrays
+    (boxes, box indices) are passed here.
+    """
+    lazy = [i for i, x in enumerate(xs) if is_lazy(x) and numpy_blocks(x)]
+    out = [None if i in lazy else host_view(x) for i, x in enumerate(xs)]
+    if lazy:
+        import dask
+
+        for i, value in zip(lazy, dask.compute(*(xs[i] for i in lazy)), strict=True):
+            out[i] = value
+    return tuple(out)
+
+
+def numpy_blocks(x: Any) -> bool:
+    """True for a dask array whose blocks are NumPy arrays (not CuPy, sparse, ...)."""
+    np = sys.modules.get("numpy")
+    return np is not None and type(getattr(x, "_meta", None)) is np.ndarray
+
+
 def from_host(backend: Backend, a: Any) -> Any:
-    """NumPy array ``a`` as an array of ``backend`` (torch: zero-copy; JAX: on its device)."""
+    """NumPy array ``a`` as an array of ``backend`` (torch: zero-copy; JAX: on its device;
+    dask: one block)."""
     if backend.name == "torch":
         import torch
 
         return torch.from_numpy(a)
+    if backend.name == "dask":
+        import dask.array as da
+
+        # name=False: a random name, not a hash of the values (which cost more than
+        # computing them).
+        return da.from_array(a, chunks=a.shape, name=False)
     import jax
 
     return jax.device_put(a, backend.device)

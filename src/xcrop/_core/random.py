@@ -275,10 +275,10 @@ def _threefry2x32(xp, key0: int, key1: int, x0, x1):
     return ops.limbs(x0), ops.limbs(x1)
 
 
-def _random_words(xp, nblocks: int, seed: int, stream: int, kind: int, device):
-    """The two output words (limb pairs) of blocks ``0 .. nblocks-1``."""
-    return _block_words(xp, xp.arange(nblocks, dtype=xp.int32, device=device), seed, stream,
-                        kind)
+def _random_words(xp, first: int, stop: int, seed: int, stream: int, kind: int, device):
+    """The two output words (limb pairs) of blocks ``first .. stop-1``."""
+    return _block_words(xp, xp.arange(first, stop, dtype=xp.int32, device=device), seed,
+                        stream, kind)
 
 
 def _block_words(xp, j, seed: int, stream: int, kind: int):
@@ -291,12 +291,25 @@ def _block_words(xp, j, seed: int, stream: int, kind: int):
     return _threefry2x32(xp, seed & _M32, seed >> 32, x0, x1)
 
 
-def _interleave(xp, a, b, size: int, shape: tuple[int, ...]):
-    """``[a0, b0, a1, b1, ...][:size]`` reshaped to ``shape``."""
+def _interleave(xp, a, b, size: int, shape: tuple[int, ...], skip: int = 0):
+    """``[a0, b0, a1, b1, ...][skip:skip + size]`` reshaped to ``shape``."""
     flat = xp.reshape(xp.stack([a, b], axis=1), (2 * a.shape[0],))
-    if flat.shape[0] != size:
-        flat = flat[:size]
+    if skip or flat.shape[0] != size:
+        flat = flat[skip:skip + size]
     return xp.reshape(flat, shape)
+
+
+def _blocks(start: int, size: int) -> tuple[int, int]:
+    """The blocks ``first .. stop-1`` holding elements ``start .. start+size-1``."""
+    return start >> 1, (start + size + 1) >> 1
+
+
+def _check_start(start: Any, size: int) -> int:
+    start = _as_int(start, "start")
+    if start < 0 or start + size > MAX_SIZE:
+        raise ValueError(f"elements start .. start+size-1 must lie in [0, 2**31); got start="
+                         f"{start}, size={size}")
+    return start
 
 
 def _top24(word):
@@ -405,7 +418,8 @@ def _cos_sin_turn(xp, k):
 # ----------------------------------------------------------------------------
 
 
-def uniform(xp, shape: tuple[int, ...], seed: int, *, stream: int = 0, device=None):
+def uniform(xp, shape: tuple[int, ...], seed: int, *, stream: int = 0, device=None,
+            start: int = 0):
     """float32 samples in ``[0, 1)``, each a multiple of ``2**-24`` (24 random bits).
 
     Parameters
@@ -420,19 +434,26 @@ def uniform(xp, shape: tuple[int, ...], seed: int, *, stream: int = 0, device=No
         Int in ``[0, 2**32)`` selecting an independent stream for the same seed.
     device
         Device to create the result on (the namespace's default if ``None``).
+    start
+        Element index, in the stream, of the result's first element: the result is
+        elements ``start .. start+size-1`` of the stream (a part of a larger draw, e.g.
+        one chunk of it, with the bits the whole draw has there). ``start + size`` is
+        at most ``2**31``.
 
     Element ``i`` of the C-order flattened result depends only on
-    ``(seed, stream, i)`` and is bit-identical on every backend.
+    ``(seed, stream, start + i)`` and is bit-identical on every backend.
     """
     seed = check_seed(seed)
     stream = check_stream(stream)
     shape, size = _check_shape(shape)
-    w0, w1 = _random_words(xp, (size + 1) // 2, seed, stream, KIND_UNIFORM, device)
-    bits = _interleave(xp, _top24(w0), _top24(w1), size, shape)
+    start = _check_start(start, size)
+    w0, w1 = _random_words(xp, *_blocks(start, size), seed, stream, KIND_UNIFORM, device)
+    bits = _interleave(xp, _top24(w0), _top24(w1), size, shape, start & 1)
     return xp.astype(bits, xp.float32) * 2.0**-24
 
 
-def standard_normal(xp, shape: tuple[int, ...], seed: int, *, stream: int = 0, device=None):
+def standard_normal(xp, shape: tuple[int, ...], seed: int, *, stream: int = 0, device=None,
+                    start: int = 0):
     """float32 samples from the standard normal distribution N(0, 1).
 
     Same parameters and guarantees as :func:`uniform`; the normal and uniform
@@ -443,10 +464,11 @@ def standard_normal(xp, shape: tuple[int, ...], seed: int, *, stream: int = 0, d
     seed = check_seed(seed)
     stream = check_stream(stream)
     shape, size = _check_shape(shape)
-    w0, w1 = _random_words(xp, (size + 1) // 2, seed, stream, KIND_NORMAL, device)
+    start = _check_start(start, size)
+    w0, w1 = _random_words(xp, *_blocks(start, size), seed, stream, KIND_NORMAL, device)
     radius = _sqrt(xp, -2.0 * _log_u01(xp, w0))
     cos_t, sin_t = _cos_sin_turn(xp, _top24(w1))
-    return _interleave(xp, radius * cos_t, radius * sin_t, size, shape)
+    return _interleave(xp, radius * cos_t, radius * sin_t, size, shape, start & 1)
 
 
 # ----------------------------------------------------------------------------

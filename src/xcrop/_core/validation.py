@@ -34,8 +34,9 @@ from .arrays import (
     dtype_name,
     float_array,
     from_host,
-    host_view,
+    host_values,
     index_array,
+    is_lazy,
     is_traced,
     python_int_pair,
     python_ints,
@@ -131,18 +132,25 @@ def _four_d(name: str, x: Any, axes: str) -> None:
 
 def _sample_coordinates(backend: Backend, boxes: Any, box_indices: Any, batch: int,
                         image_hw: tuple[int, int], crop_hw: tuple[int, int],
-                        before: Callable[[], None], why: str = "") -> tuple[Any, Any]:
+                        before: Callable[[], None], why: str = ""
+                        ) -> tuple[Any, Any, Any, Any]:
     """The forward's sample coordinates ``(in_y, in_x)``, after the value checks (box-index
-    range, finiteness; skipped when traced) and ``before()``, then the overflow check.
+    range, finiteness; skipped when traced) and ``before()``, then the overflow check;
+    then ``boxes`` and ``box_indices`` as the record should hold them.
 
     CPU torch tensors and eager CPU JAX arrays are checked and mapped on zero-copy NumPy
     views: about twenty small elementwise ops, which cost milliseconds each in torch when
     its thread pool competes with other work and are dispatched one by one in eager JAX,
     microseconds in NumPy. Same code, same bits.
+
+    Dask boxes and box indices are computed here, once and together, when the call is
+    made (the image stays lazy): their values are checked like any concrete array's, and
+    the record holds them as one-block dask arrays, so that the path planning the graph
+    reads them without computing the caller's graph again.
     """
     xp = backend.xp
     traced = is_traced(boxes) or is_traced(box_indices)
-    views = None if traced else (host_view(boxes), host_view(box_indices))
+    views = None if traced else host_values(boxes, box_indices)
     host = views is not None and all(v is not None for v in views)
     if host:
         import array_api_compat.numpy as vxp
@@ -161,8 +169,19 @@ def _sample_coordinates(backend: Backend, boxes: Any, box_indices: Any, batch: i
     if checked:
         check_coordinates(vxp, vboxes, in_y, in_x)
     if host:
-        return from_host(backend, in_y), from_host(backend, in_x)
-    return in_y, in_x
+        if is_lazy(boxes):
+            boxes, box_indices = from_host(backend, vboxes), from_host(backend, vindices)
+        return from_host(backend, in_y), from_host(backend, in_x), boxes, box_indices
+    return in_y, in_x, boxes, box_indices
+
+
+def _output_size(operation: str, primary: Any, shape: tuple[int, ...],
+                 itemsize: int = 4) -> Callable[[], None]:
+    """The output-size check of a call (``_core.config``). A dask output is never held
+    whole: each of its tasks is a NumPy call that checks its own block."""
+    if is_lazy(primary):
+        return lambda: None
+    return lambda: check_output_size(operation, shape, itemsize)
 
 
 def _crop_size(crop_size: object, backend: Backend) -> tuple[int, int]:
@@ -226,9 +245,9 @@ def validate_crop_and_resize(
             )
     crop_height, crop_width = _crop_size(crop_size, backend)
     out_shape = (boxes.shape[0], crop_height, crop_width, image.shape[3])
-    in_y, in_x = _sample_coordinates(
+    in_y, in_x, boxes, box_indices = _sample_coordinates(
         backend, boxes, box_indices, image.shape[0], (height, width), (crop_height, crop_width),
-        lambda: check_output_size("crop_and_resize", out_shape),
+        _output_size("crop_and_resize", image, out_shape),
     )
     return CropArgs(
         backend=backend,
@@ -312,15 +331,26 @@ def validate_grad_image(grads: object, boxes: object, box_indices: object,
         raise InvalidArgumentError(
             f"image_shape depth {img_depth} differs from the depth of grads ({depth})"
         )
-    in_y, in_x = _sample_coordinates(
+    in_y, in_x, boxes, box_indices = _sample_coordinates(
         backend, boxes, box_indices, batch, (height, width), (ch, cw),
         # The gradient's output is caller-sized: bounded like every other output.
-        lambda: check_output_size("crop_and_resize_grad_image", shape, _ITEMSIZE[kind]),
+        _output_size("crop_and_resize_grad_image", g, shape, _ITEMSIZE[kind]),
         _OVERRUN,
     )
     return GradImageArgs(backend=backend, grads=g, box_indices=box_indices, in_y=in_y,
                          in_x=in_x, image_shape=shape, method=method,  # type: ignore[arg-type]
-                         dtype=getattr(xp, kind))
+                         dtype=_dtype_object(xp, kind))
+
+
+def _dtype_object(xp: Any, kind: str) -> Any:
+    """The namespace's dtype ``kind``; NumPy's where the namespace lacks it (dask's
+    array-API namespace has no float16, though dask arrays hold NumPy's)."""
+    found = getattr(xp, kind, None)
+    if found is None:
+        import numpy as np
+
+        return np.dtype(kind)
+    return found
 
 
 def validate_grad_boxes(grads: object, image: object, boxes: object,
@@ -337,8 +367,9 @@ def validate_grad_boxes(grads: object, image: object, boxes: object,
         )
     boxes, box_indices = _grad_boxes(backend, boxes, box_indices, g.shape[0], "image")
     # The forward's coordinates are computed only to reject boxes that overflow.
-    _sample_coordinates(backend, boxes, box_indices, image.shape[0], (height, width),
-                        (g.shape[1], g.shape[2]), lambda: None, _OVERRUN)
+    _, _, boxes, box_indices = _sample_coordinates(
+        backend, boxes, box_indices, image.shape[0], (height, width), (g.shape[1], g.shape[2]),
+        lambda: None, _OVERRUN)
     return GradBoxesArgs(backend=backend, grads=g, image=image, boxes=boxes,
                          box_indices=box_indices)
 
@@ -412,7 +443,8 @@ def validate_extract_glimpse(
             f"input height and width must be at most 2**24 = {MAX_AXIS}; got shape "
             f"{shape_of(input)}"
         )
-    check_output_size("extract_glimpse", (batch, glimpse_height, glimpse_width, input.shape[3]))
+    _output_size("extract_glimpse", input,
+                 (batch, glimpse_height, glimpse_width, input.shape[3]))()
     return GlimpseArgs(
         backend=backend,
         input=input,

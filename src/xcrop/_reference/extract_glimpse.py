@@ -60,18 +60,21 @@ def mean_and_std(xp: Any, pixels: Any, device: Any,
 
 
 def fill(args: GlimpseArgs, shape: tuple[int, int, int, int]) -> Any:
-    """The values placed outside the image, shape ``(B, h, w, D)`` float32."""
+    """The values placed outside the image, shape ``(B, h, w, D)`` float32: the seeded
+    streams' elements ``args.fill_start`` onwards."""
     xp, device = args.backend.xp, args.backend.device
     if args.noise == "zero":
         return xp.zeros(shape, dtype=xp.float32, device=device)
     seed = random.random_seed() if args.seed is None else args.seed
     if args.noise == "uniform":
         lo, hi = fill_statistics(xp, args.input, "uniform", device)
-        u = random.uniform(xp, shape, seed, stream=UNIFORM_STREAM, device=device)
+        u = random.uniform(xp, shape, seed, stream=UNIFORM_STREAM, device=device,
+                           start=args.fill_start)
         return u * (hi - lo) + lo
     # Gaussian, clipped to the channel's range.
     lo, hi, mean, sigma = fill_statistics(xp, args.input, "gaussian", device)
-    z = random.standard_normal(xp, shape, seed, stream=GAUSSIAN_STREAM, device=device)
+    z = random.standard_normal(xp, shape, seed, stream=GAUSSIAN_STREAM, device=device,
+                               start=args.fill_start)
     return xp.minimum(xp.maximum(z * sigma + mean, lo), hi)
 
 

@@ -271,6 +271,8 @@ def glimpse_ok(args: GlimpseArgs) -> bool:
     b, height, width, depth = args.input.shape
     if min(b, height, width, depth, args.height, args.width) <= 0:
         return False  # empty input or output: the generic path's special cases
+    if args.fill_start:
+        return False  # a chunk of a larger call (dask, NumPy only): not the kernel's case
     # xcrop's random stream covers at most 2**31 elements; beyond, the generic path
     # raises its error.
     return args.noise == "zero" or math.prod(args.output_shape) <= MAX_RANDOM_ELEMENTS

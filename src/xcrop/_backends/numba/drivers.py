@@ -84,11 +84,12 @@ def pairwise_mean(x: Any, mean: Any = None) -> Any:
 
 
 def glimpse(image: Any, sy: Any, sx: Any, noise: str, seed: int, stream: int,
-                  lo: Any, hi: Any, mean: Any, sigma: Any, out: Any) -> None:
+                  lo: Any, hi: Any, mean: Any, sigma: Any, out: Any, start: int = 0) -> None:
     """Fill ``out`` (float32 ``(B, h, w, D)``) from float32 ``image`` ``(B, H, W, D)``:
     window at integer starts ``sy``/``sx`` (int64 ``(B,)``), fill elsewhere (``noise``:
     "uniform", "gaussian" or "zero"). ``lo``, ``hi``, ``mean``, ``sigma``: float32
-    ``(B, D)`` (unused ones may be any such array)."""
+    ``(B, D)`` (unused ones may be any such array). Output element ``i`` draws stream
+    element ``start + i`` (``GlimpseArgs.fill_start``)."""
     k = _random()
     kinds = {"uniform": k.UNIFORM, "gaussian": k.GAUSSIAN, "zero": k.ZERO}
     if noise not in kinds:
@@ -99,8 +100,8 @@ def glimpse(image: Any, sy: Any, sx: Any, noise: str, seed: int, stream: int,
     # Work estimate: a copied element ~1, a random one ~50 (Threefry + sampler).
     n_fill = 0 if noise == "zero" else _fill_count(sy, sx, h, w, *image.shape[1:3])
     work = out.size + 50 * n_fill * depth
-    args = (kind, image.reshape(-1), shape, sy, sx, *_stream_args(seed, stream), lo, hi,
-            mean, sigma, out.reshape(-1))
+    args = (kind, image.reshape(-1), shape, sy, sx, *_stream_args(seed, stream), start, lo,
+            hi, mean, sigma, out.reshape(-1))
 
     def part(t0: int, t1: int) -> None:
         k.glimpse(*args, t0, t1)

@@ -191,35 +191,38 @@ def top24(w: Any) -> Any:
 
 
 @numba.njit(inline="always")
-def uniform_span(out, start, stop, k0, k1, k2, stream):
-    """``out[i]`` = uniform element ``i`` for ``start <= i < stop``.
+def uniform_span(out, start, stop, shift, k0, k1, k2, stream):
+    """``out[i]`` = uniform element ``i + shift`` for ``start <= i < stop``.
 
     Elements ``2j`` and ``2j + 1`` are the two words of Threefry block ``j``: the
     middle loop computes each block once for both, with no branch, so LLVM
     vectorizes it (a per-element loop with a branch ran about 4x slower).
     """
     i = start
-    if i < stop and i & 1:
-        out[i] = top24(words(k0, k1, k2, stream, 0, i)[1])
+    if i < stop and (i + shift) & 1:
+        out[i] = top24(words(k0, k1, k2, stream, 0, i + shift)[1])
         i += 1
     pairs = (stop - i) // 2
     # A view indexed from 0: with offsets of unknown sign numba's negative-index
     # fix-up stays in the loop and it does not vectorize.
     seg = out[i:i + 2 * pairs]
+    e = i + shift  # even: the first element of a block
     for p in range(pairs):
-        w0, w1 = words(k0, k1, k2, stream, 0, i + 2 * p)
+        w0, w1 = words(k0, k1, k2, stream, 0, e + 2 * p)
         seg[2 * p] = top24(w0)
         seg[2 * p + 1] = top24(w1)
     i += 2 * pairs
     if i < stop:
-        out[i] = top24(words(k0, k1, k2, stream, 0, i)[0])
+        out[i] = top24(words(k0, k1, k2, stream, 0, i + shift)[0])
 
 
 @numba.njit(inline="always")
-def fill_uniform(out, base, count, depth, b, k0, k1, k2, stream, lo, hi, mean, sigma):
-    """``count`` pixels of uniform fill at flat element offset ``base`` of ``out``:
-    the draws first, then ``u * (hi - lo) + lo`` in place (float32, same order)."""
-    uniform_span(out, base, base + count * depth, k0, k1, k2, stream)
+def fill_uniform(out, base, count, depth, b, k0, k1, k2, stream, shift, lo, hi, mean,
+                 sigma):
+    """``count`` pixels of uniform fill at flat element offset ``base`` of ``out`` (stream
+    elements from ``base + shift``): the draws first, then ``u * (hi - lo) + lo`` in
+    place (float32, same order)."""
+    uniform_span(out, base, base + count * depth, shift, k0, k1, k2, stream)
     seg = out[base:base + count * depth]
     for c in range(count):
         for d in range(depth):
@@ -227,12 +230,14 @@ def fill_uniform(out, base, count, depth, b, k0, k1, k2, stream, lo, hi, mean, s
 
 
 @numba.njit(inline="always")
-def fill_gaussian(out, base, count, depth, b, k0, k1, k2, stream, lo, hi, mean, sigma):
-    """``count`` pixels of Gaussian fill at flat element offset ``base`` of ``out``."""
+def fill_gaussian(out, base, count, depth, b, k0, k1, k2, stream, shift, lo, hi, mean,
+                  sigma):
+    """``count`` pixels of Gaussian fill at flat element offset ``base`` of ``out`` (stream
+    elements from ``base + shift``)."""
     for c in range(count):
         for d in range(depth):
             i = base + c * depth + d
-            z = normal1(k0, k1, k2, stream, i)
+            z = normal1(k0, k1, k2, stream, i + shift)
             out[i] = np_min(np_max(z * sigma[b, d] + mean[b, d], lo[b, d]), hi[b, d])
 
 
@@ -241,16 +246,20 @@ UNIFORM, GAUSSIAN, ZERO = 0, 1, 2
 
 
 @numba.njit(cache=True)
-def fill_span(kind, out, base, count, depth, b, k0, k1, k2, stream, lo, hi, mean, sigma):
-    """``count`` fill pixels of ``kind`` at flat element offset ``base`` of ``out``.
+def fill_span(kind, out, base, count, depth, b, k0, k1, k2, stream, shift, lo, hi, mean,
+              sigma):
+    """``count`` fill pixels of ``kind`` at flat element offset ``base`` of ``out``, drawn
+    from stream element ``base + shift`` on.
 
     Not inlined: the glimpse kernel calls it at three places, and inlining both
     samplers there made its compilation take 30-40 s instead of about 7 s.
     """
     if kind == UNIFORM:
-        fill_uniform(out, base, count, depth, b, k0, k1, k2, stream, lo, hi, mean, sigma)
+        fill_uniform(out, base, count, depth, b, k0, k1, k2, stream, shift, lo, hi, mean,
+                     sigma)
     elif kind == GAUSSIAN:
-        fill_gaussian(out, base, count, depth, b, k0, k1, k2, stream, lo, hi, mean, sigma)
+        fill_gaussian(out, base, count, depth, b, k0, k1, k2, stream, shift, lo, hi, mean,
+                      sigma)
     else:
         seg = out[base:base + count * depth]
         for k in range(seg.shape[0]):
@@ -258,14 +267,15 @@ def fill_span(kind, out, base, count, depth, b, k0, k1, k2, stream, lo, hi, mean
 
 
 @numba.njit(nogil=True, cache=True)
-def glimpse(kind, image, shape, sy, sx, k0, k1, k2, stream, lo, hi, mean, sigma, out, t0,
-            t1):
+def glimpse(kind, image, shape, sy, sx, k0, k1, k2, stream, shift, lo, hi, mean, sigma, out,
+            t0, t1):
     """Paste windows and fill the rest (``kind``: ``UNIFORM``, ``GAUSSIAN`` or ``ZERO``),
     output rows ``t0 .. t1-1`` of ``B * h``, in one pass over the output.
 
     ``image`` and ``out`` are flat C-order views of ``(B, H, W, D)`` and
     ``(B, h, w, D)``; ``shape`` is ``(h, w, H, W, D)``. ``lo``/``hi``/``mean``/
-    ``sigma`` are float32 ``(B, D)`` (unused by ``ZERO``).
+    ``sigma`` are float32 ``(B, D)`` (unused by ``ZERO``). Element ``i`` of ``out`` draws
+    stream element ``i + shift`` (``shift``: the output's place in a larger call).
     """
     h, w, height, width, depth = shape
     for t in range(t0, t1):
@@ -277,10 +287,12 @@ def glimpse(kind, image, shape, sy, sx, k0, k1, k2, stream, lo, hi, mean, sigma,
         c0 = min(max(0, -x0), w)
         c1 = max(min(w, width - x0), c0)
         if y < 0 or y >= height or c0 == c1:
-            fill_span(kind, out, base, w, depth, b, k0, k1, k2, stream, lo, hi, mean, sigma)
+            fill_span(kind, out, base, w, depth, b, k0, k1, k2, stream, shift, lo, hi, mean,
+                      sigma)
             continue
         if c0 > 0:
-            fill_span(kind, out, base, c0, depth, b, k0, k1, k2, stream, lo, hi, mean, sigma)
+            fill_span(kind, out, base, c0, depth, b, k0, k1, k2, stream, shift, lo, hi,
+                      mean, sigma)
         src = ((b * height + y) * width + x0 + c0) * depth
         n = (c1 - c0) * depth
         # A loop over views: numba's slice assignment checks for overlap (2x slower), and
@@ -291,8 +303,8 @@ def glimpse(kind, image, shape, sy, sx, k0, k1, k2, stream, lo, hi, mean, sigma,
         for k in range(n):
             dst[k] = row[k]
         if c1 < w:
-            fill_span(kind, out, base + c1 * depth, w - c1, depth, b, k0, k1, k2, stream, lo,
-                      hi, mean, sigma)
+            fill_span(kind, out, base + c1 * depth, w - c1, depth, b, k0, k1, k2, stream,
+                      shift, lo, hi, mean, sigma)
 
 
 @numba.njit(nogil=True, cache=True)
