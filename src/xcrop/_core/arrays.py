@@ -20,10 +20,9 @@ from .errors import InvalidArgumentError, UnsupportedDTypeError
 
 __all__ = [
     "Backend", "as_array", "check_bool", "check_choice", "check_real", "dtype_name",
-    "float_array", "from_host", "host_values", "host_view", "ieee_quiet", "index_array", "is_array",
-    "is_lazy", "is_traced", "jax_on_cpu", "numpy_blocks", "python_int_pair", "python_ints",
-    "resolve_backend", "shape_of",
-    "short_repr",
+    "float_array", "from_host", "host_values", "host_view", "ieee_quiet", "index_array",
+    "is_array", "is_lazy", "is_traced", "jax_on_cpu", "numpy_blocks", "python_int_pair",
+    "python_ints", "resolve_backend", "shape_of", "short_repr",
 ]
 
 # Dtype names in the order used by error messages.
