@@ -29,14 +29,19 @@ import numpy as np
 from numba.core import types
 from numba.extending import overload
 
-from .crop import _FLT_MIN, _ftz  # the forward kernels' flush: one definition
+from .crop import _FLT_MIN
+from .crop import _ftz as _ftz_inline
+
+# The crop kernels' flush, left to LLVM to inline: numba's own inlining (inline="always") of
+# the hundreds of flushes here made the box kernel take minutes to compile.
+_ftz = numba.njit(_ftz_inline.py_func)
 
 _ONE = np.float32(1.0)
 _HALF = np.float32(0.5)
 _FEW_CHANNELS = 8
 
 
-@numba.njit(inline="always")
+@numba.njit
 def _half_bits(v: Any) -> Any:
     """float32 ``v`` rounded to float16 (nearest even, overflow to inf), as uint16 bits."""
     u = np.float32(v).view(np.uint32)
@@ -102,12 +107,12 @@ def _pixel_overload(pixels, table, row, d):
     return convert
 
 
-@numba.njit(inline="always")
+@numba.njit
 def _inside(c: Any, limit: Any) -> bool:
     return c >= 0 and c <= limit  # NaN is outside (validated input has none anyway)
 
 
-@numba.njit(inline="always")
+@numba.njit
 def _unit_channels(u: int, chunks: int, depth: int) -> tuple[int, Any, Any]:
     # Unsigned channel bounds: numba then knows the channel index is never negative,
     # drops its wraparound code, and LLVM vectorizes the channel loops.
@@ -116,7 +121,7 @@ def _unit_channels(u: int, chunks: int, depth: int) -> tuple[int, Any, Any]:
     return b, np.uint64(k * depth // chunks), np.uint64((k + 1) * depth // chunks)
 
 
-@numba.njit(inline="always")
+@numba.njit
 def _floor_ceil(c: Any) -> tuple[Any, int, int]:
     """``float32(floor(c)), floor(c), ceil(c)`` for ``0 <= c <= 2**24`` (an inside
     sample): truncation is floor there, and inline (``math.floor`` is a libm call)."""
@@ -203,7 +208,7 @@ def image_grad_bilinear(grads, order, starts, in_y, in_x, height, width, chunks,
                         _accumulate(out, table, row, d, _ftz(xl * dbottom))
 
 
-@numba.njit(inline="always")
+@numba.njit
 def _nearest_index(c: Any) -> int:
     low_f, low, _ = _floor_ceil(c)
     return low + 1 if c - low_f >= _HALF else low  # round half up (as TF's round, c >= 0)
@@ -241,12 +246,12 @@ def image_grad_nearest(grads, order, starts, in_y, in_x, height, width, chunks, 
                         _accumulate(out, table, target, d, _ftz(flat[g, d]))
 
 
-@numba.njit(inline="always")
+@numba.njit
 def _tiny(s: Any) -> Any:
     return np.int32(abs(s) < _FLT_MIN) & np.int32(s != 0)
 
 
-@numba.njit(inline="always")
+@numba.njit
 def _add_wide(s: Any, grad: Any, half: float) -> Any:
     # A crop-size-1 axis: TF adds the float64 term grad * 0.5 * (size - 1) (exact) to
     # the float32 sum, rounding once ("float += double").
@@ -321,7 +326,7 @@ def _box_sums(flat, pixels, table, i, base, ch, cw, in_y, in_x, wy_lo, wy_hi, wx
             r_tr = np.uint64(top + right)
             r_bl = np.uint64(bottom + left)
             r_br = np.uint64(bottom + right)
-            if depth < _FEW_CHANNELS:
+            if flush or depth < _FEW_CHANNELS:  # (the rare flushed rerun: the short code)
                 for d in range(depth):
                     tl = _ftz(_pixel(pixels, table, r_tl, d))
                     tr = _ftz(_pixel(pixels, table, r_tr, d))
