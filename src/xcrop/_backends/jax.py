@@ -16,12 +16,16 @@ contraction across ops).
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
-from .._core.args import CropArgs, GlimpseArgs
+from .._core.args import CropArgs, GlimpseArgs, GradBoxesArgs, GradImageArgs
+from .._core.arrays import ieee_quiet
 from .._core.arrays import jax_on_cpu as on_cpu
+from .._reference import gradients as reference_gradients
 from . import numpy as numpy_paths
-from .host import aligned_empty, crop_view, glimpse_view, read_alias
+from .host import aligned_empty, crop_view, glimpse_view, numpy_view, read_alias
+from .host_gradients import sequential_row_sums
 from .numba.loader import available as numba_available
 
 __all__ = ["lax_fold", "paths"]
@@ -87,6 +91,42 @@ def _glimpse(args: GlimpseArgs) -> Any:
     return _adopt(out, args.input)
 
 
+# Gradients: the reference on zero-copy NumPy views, as for torch CPU tensors. Eager generic
+# JAX compiles every operation of the sequential fold afresh per shape (seconds a call);
+# NumPy runs the same operations in the same order, and has float64 where TF sums in
+# float64 (a crop axis of size 1), which JAX without x64 has not.
+
+
+def _grad_inputs_on_cpu(args: GradImageArgs | GradBoxesArgs) -> bool:
+    arrays = (args.grads, args.box_indices, *((args.image, args.boxes)
+                                               if isinstance(args, GradBoxesArgs) else ()))
+    return all(on_cpu(a) for a in arrays)
+
+
+def _grad_image(args: GradImageArgs) -> Any:
+    import numpy as np
+
+    view = replace(numpy_view(args, _to_numpy), dtype=np.dtype(args.dtype))
+    with ieee_quiet():  # overflow to inf is TF's answer, not a warning
+        out = reference_gradients.image_gradient(view)
+    return _adopt(_aligned_copy(out), args.grads)
+
+
+def _grad_boxes(args: GradBoxesArgs) -> Any:
+    with ieee_quiet():
+        out = reference_gradients.box_gradient(numpy_view(args, _to_numpy),
+                                               row_sums=sequential_row_sums)
+    return _adopt(_aligned_copy(out), args.grads)
+
+
+def _aligned_copy(a: Any) -> Any:
+    import numpy as np
+
+    out = aligned_empty(a.shape, a.dtype)
+    np.copyto(out, a)
+    return out
+
+
 def paths() -> list[dict[str, Any]]:
     """The JAX fast paths (see ``_backends.builtin_paths``)."""
     return [
@@ -97,4 +137,10 @@ def paths() -> list[dict[str, Any]]:
              priority=0, device="cpu"),
         dict(operation="extract_glimpse", backend="jax", implementation=_glimpse,
              predicate=_glimpse_predicate, name="jax CPU fast path", priority=-1, device="cpu"),
+        dict(operation="crop_and_resize_grad_image", backend="jax", implementation=_grad_image,
+             predicate=_grad_inputs_on_cpu, name="jax CPU fast path (NumPy views)",
+             priority=-1, device="cpu"),
+        dict(operation="crop_and_resize_grad_boxes", backend="jax", implementation=_grad_boxes,
+             predicate=_grad_inputs_on_cpu, name="jax CPU fast path (NumPy views)",
+             priority=-1, device="cpu"),
     ]
