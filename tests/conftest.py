@@ -39,3 +39,22 @@ def path(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> Ite
     if request.param == "fast_array":
         monkeypatch.setenv("XCROP_NO_NUMBA", "1")
     yield request.param
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    # The numba kernels compile in the background on first use while the array paths
+    # serve (xcrop._backends.numba.loader); tests that check which path serves need them
+    # ready, so load (or, on a fresh machine, compile) them all before the first test.
+    if not _HAS_NUMBA:
+        return
+    from xcrop._backends.numba import loader
+
+    reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+
+    def say(message: str) -> None:
+        if reporter is not None:
+            reporter.write_line(message)
+
+    seconds = loader.compile_kernels(progress=say)
+    if seconds > 5:
+        say(f"numba kernels ready in {seconds:.0f} s (cached on disk for later runs)")

@@ -26,7 +26,7 @@ from .._reference import gradients as reference_gradients
 from . import numpy as numpy_paths
 from .host import aligned_empty, crop_view, glimpse_view, numpy_view, read_alias
 from .host_gradients import sequential_row_sums
-from .numba.loader import available as numba_available
+from .numba import loader as numba_loader
 
 __all__ = ["lax_fold", "paths"]
 
@@ -62,7 +62,8 @@ def _crop_inputs_on_cpu(args: CropArgs) -> bool:
 
 
 def _numba_crop_predicate(args: CropArgs) -> bool:
-    return _crop_inputs_on_cpu(args) and numba_available()
+    return _crop_inputs_on_cpu(args) and numba_loader.ready(
+        numba_loader.crop_key(args.image.dtype))
 
 
 def _numba_crop(args: CropArgs) -> Any:

@@ -33,7 +33,7 @@ from .._reference.indexing import crop_plan
 from .exactness import unflushed_crop_exact
 from .host import crop_view, glimpse_view, numpy_view
 from .host_gradients import sequential_row_sums
-from .numba.loader import available as numba_available
+from .numba import loader as numba_loader
 from .numpy import glimpse_into, needs_fill, numba_crop, paste_windows, window_starts
 
 __all__ = ["paths"]
@@ -181,7 +181,8 @@ def _numba_crop_predicate(args: CropArgs) -> bool:
 
     image = args.image
     return (isinstance(image, torch.Tensor) and image.device.type == "cpu"
-            and not _grad_needed(image, args.boxes) and numba_available())
+            and not _grad_needed(image, args.boxes)
+            and numba_loader.ready(numba_loader.crop_key(image.dtype)))
 
 
 def _numba_crop(args: CropArgs) -> Any:
