@@ -12,8 +12,6 @@ import numbers
 from collections.abc import Callable
 from typing import Any
 
-from array_api_compat import size as array_size
-
 from .args import (
     CROP_IMAGE_DTYPES,
     GLIMPSE_INPUT_DTYPES,
@@ -43,6 +41,7 @@ from .arrays import (
     resolve_backend,
     shape_of,
 )
+from .arrays import size_of as array_size
 from .config import check_output_size
 from .coordinates import sample_coordinates
 from .errors import BoxIndexError, InvalidArgumentError, UnsupportedDTypeError
