@@ -18,29 +18,6 @@ def backend(request: pytest.FixtureRequest) -> Iterator[Backend]:
         yield b
 
 
-@pytest.fixture(
-    params=[
-        "fast",
-        pytest.param(
-            "fast_array",
-            marks=[] if _HAS_NUMBA else [pytest.mark.skip(
-                reason="numba is not installed: 'fast' already is the array-op fast path")],
-        ),
-        "generic",
-    ]
-)
-def path(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
-    """Which implementation serves the test's calls.
-
-    "fast": whatever the registry picks (the compiled numba kernel where numba is
-    installed); "fast_array": the array-op fast paths, numba disabled; "generic": the
-    test wraps its calls in ``xcrop.use_generic()``.
-    """
-    if request.param == "fast_array":
-        monkeypatch.setenv("XCROP_NO_NUMBA", "1")
-    yield request.param
-
-
 def pytest_sessionstart(session: pytest.Session) -> None:
     # The numba kernels compile in the background on first use while the array paths
     # serve (xcrop._backends.numba.loader); tests that check which path serves need them
@@ -58,3 +35,18 @@ def pytest_sessionstart(session: pytest.Session) -> None:
     seconds = loader.compile_kernels(progress=say)
     if seconds > 5:
         say(f"numba kernels ready in {seconds:.0f} s (cached on disk for later runs)")
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    # One line per skip reason (pyproject's addopts leave skips out of -r): a missing
+    # backend skips tests in many files, and pytest's own list gives each location a line.
+    reasons: dict[str, int] = {}
+    for report in terminalreporter.stats.get("skipped", []):
+        longrepr = report.longrepr
+        reason = longrepr[2] if isinstance(longrepr, tuple) else str(longrepr)
+        reason = reason.removeprefix("Skipped: ")
+        reasons[reason] = reasons.get(reason, 0) + 1
+    if reasons:
+        terminalreporter.section("skipped, by reason", sep="-")
+        for reason, n in sorted(reasons.items(), key=lambda kv: -kv[1]):
+            terminalreporter.write_line(f"{n:6d}  {reason}")

@@ -30,7 +30,7 @@ import numpy as np
 import pytest
 
 import xcrop
-from backends import Backend, backend_params
+from backends import Backend, backend_params, holds
 from xcrop.compat import v1
 
 _PARAMS = {p.id: p for p in backend_params()}
@@ -162,7 +162,8 @@ def _dtype_params() -> list[Any]:
     for dt in CROP_DTYPES:
         for name in ALL:
             p = _PARAMS[name]
-            out.append(pytest.param(dt, p.values[0], marks=p.marks, id=f"{dt}-{name}"))
+            if holds(p.values[0].adapter, np.zeros(0, dt)):
+                out.append(pytest.param(dt, p.values[0], marks=p.marks, id=f"{dt}-{name}"))
     return out
 
 

@@ -27,7 +27,7 @@ import numpy as np
 import pytest
 
 import xcrop
-from backends import Backend, backend_params
+from backends import Backend, backend_params, holds
 from xcrop import BoxIndexError, InvalidArgumentError, UnsupportedDTypeError
 from xcrop.compat import v1
 
@@ -727,6 +727,8 @@ def _params(rows: list[Row]) -> list[Any]:
             names = row.only or (MATRIX_BACKENDS + (FEW_BACKENDS if few else ()))
             for name in names:
                 bparam = _BACKENDS[name]
+                if not holds(bparam.values[0].adapter, *row.kwargs.values()):
+                    continue  # e.g. float16 on array-api-strict: a call that cannot exist
                 marks = list(bparam.marks)
                 reason = row.xfail.get(name) or row.xfail.get("*")
                 if reason:
