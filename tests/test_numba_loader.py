@@ -51,7 +51,7 @@ def test_a_real_compile_is_logged_once(monkeypatch: pytest.MonkeyPatch,
         loader._on_compile(ours)
         loader._on_compile(ours)
     assert len(caplog.records) == 1 and "compiling numba kernels" in caplog.text
-    assert messages == ["compiling numba kernels (first use on this machine, ~12 s)…"]
+    assert messages == ["compiling numba kernels (first use on this machine, ~15 s)…"]
 
 
 def test_no_numba_switch_still_wins_over_ready_kernels(monkeypatch: pytest.MonkeyPatch) -> None:

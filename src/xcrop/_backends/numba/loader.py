@@ -45,8 +45,9 @@ log = logging.getLogger("xcrop")
 GLIMPSE = ("glimpse",)
 #: Crop image dtypes the crop kernels are compiled for (float16 runs as float32).
 CROP_DTYPES = ("uint8", "uint16", "int8", "int16", "int32", "int64", "float32", "float64")
-#: Rough cold compile time of one key on a 2-core machine, for the log message.
-SECONDS_PER_KEY = {"crop": 8, "glimpse": 12}
+#: Rough cold compile time of one key on our 2-core machines (all keys: 120 s measured),
+#: for the message.
+SECONDS_PER_KEY = {"crop": 12, "glimpse": 15}
 
 _lock = threading.Lock()
 _kernels: Any = None
