@@ -1,7 +1,7 @@
 """Developer and CI entry points.
 
 nox -s tests        the whole test suite (what .ci/run runs)
-nox -s conformance  every recorded TF fixture on every installed backend, as a table
+nox -s conformance  every recorded TF fixture, each backend's default path (-- --path all: all)
 nox -s record       re-record the fixtures with tensorflow-cpu==2.21.0
 nox -s lint         ruff
 nox -s bench        benchmark vs TF 2.21 CPU (bench/bench.py; writes bench/results.json)
@@ -36,7 +36,8 @@ def tests(session: nox.Session) -> None:
 
 @nox.session(python=PYTHON)
 def conformance(session: nox.Session) -> None:
-    """Check every recorded TF fixture on every installed backend and path; print a table."""
+    """Every recorded TF fixture on each installed backend's default path (about a minute;
+    `-- --path all`: the fast, fast_array and generic matrix, about 2 hours); a table."""
     session.install("-r", TEST_REQUIREMENTS)
     session.install(".")
     # Run from outside the source tree: the fixtures must come with the installed package.

@@ -337,6 +337,11 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--plot", default="bench/results.png")
     p.add_argument("--child", nargs=2, metavar=("WORKLOAD", "RUNNER"), help=argparse.SUPPRESS)
     opts = p.parse_args(argv)
+    # Compile (or load) every numba kernel now: on first use they build in the background
+    # while the array paths serve, and the "fast" rows must time and check the kernels.
+    from xcrop._backends.numba import loader
+
+    loader.compile_kernels(progress=lambda m: print(m, file=sys.stderr, flush=True))
     if opts.child:
         return child(*opts.child)
     try:

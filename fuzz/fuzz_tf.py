@@ -393,6 +393,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--replay", type=Path, help="re-run a saved failure JSON")
     parser.add_argument("--quiet", action="store_true", help="no progress output")
     args = parser.parse_args(argv)
+    # Compile (or load) every numba kernel now: on first use they build in the background
+    # while the array paths serve, and the "fast" rows must time and check the kernels.
+    from xcrop._backends.numba import loader
+
+    loader.compile_kernels(progress=lambda m: print(m, file=sys.stderr, flush=True))
 
     import tensorflow as tf
 

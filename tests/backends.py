@@ -10,7 +10,7 @@ import pytest
 
 from xcrop.conformance._adapters import ADAPTERS, Adapter, UnsupportedByBackend
 
-__all__ = ["Backend", "backend_params"]
+__all__ = ["Backend", "backend_params", "holds"]
 
 
 class Backend:
@@ -46,10 +46,23 @@ class Backend:
         return self.to_numpy(out)
 
 
-def backend_params() -> list[Any]:
+def backend_params(only: tuple[str, ...] | None = None,
+                   exclude: tuple[str, ...] = ()) -> list[Any]:
+    """One param per backend (``only`` those named, none of ``exclude``); a backend that
+    cannot run here (CuPy without a GPU) is skipped with its reason."""
     params = []
     for adapter in ADAPTERS:
+        if (only is not None and adapter.name not in only) or adapter.name in exclude:
+            continue
         reason = adapter.skip_reason()
         marks = [pytest.mark.skip(reason=reason)] if reason else []
         params.append(pytest.param(Backend(adapter), id=adapter.name, marks=marks))
     return params
+
+
+def holds(adapter: Adapter, *values: Any) -> bool:
+    """Whether the backend can hold every NumPy array among ``values`` (array-api-strict has
+    no float16, JAX without x64 no 64-bit dtypes): combinations it cannot are not
+    generated as tests at all."""
+    return not any(adapter.unsupported_dtype(v.dtype) for v in values
+                   if isinstance(v, np.ndarray))

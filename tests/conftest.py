@@ -18,24 +18,35 @@ def backend(request: pytest.FixtureRequest) -> Iterator[Backend]:
         yield b
 
 
-@pytest.fixture(
-    params=[
-        "fast",
-        pytest.param(
-            "fast_array",
-            marks=[] if _HAS_NUMBA else [pytest.mark.skip(
-                reason="numba is not installed: 'fast' already is the array-op fast path")],
-        ),
-        "generic",
-    ]
-)
-def path(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
-    """Which implementation serves the test's calls.
+def pytest_sessionstart(session: pytest.Session) -> None:
+    # The numba kernels compile in the background on first use while the array paths
+    # serve (xcrop._backends.numba.loader); tests that check which path serves need them
+    # ready, so load (or, on a fresh machine, compile) them all before the first test.
+    if not _HAS_NUMBA:
+        return
+    from xcrop._backends.numba import loader
 
-    "fast": whatever the registry picks (the compiled numba kernel where numba is
-    installed); "fast_array": the array-op fast paths, numba disabled; "generic": the
-    test wraps its calls in ``xcrop.use_generic()``.
-    """
-    if request.param == "fast_array":
-        monkeypatch.setenv("XCROP_NO_NUMBA", "1")
-    yield request.param
+    reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+
+    def say(message: str) -> None:
+        if reporter is not None:
+            reporter.write_line(message)
+
+    seconds = loader.compile_kernels(progress=say)
+    if seconds > 5:
+        say(f"numba kernels ready in {seconds:.0f} s (cached on disk for later runs)")
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    # One line per skip reason (pyproject's addopts leave skips out of -r): a missing
+    # backend skips tests in many files, and pytest's own list gives each location a line.
+    reasons: dict[str, int] = {}
+    for report in terminalreporter.stats.get("skipped", []):
+        longrepr = report.longrepr
+        reason = longrepr[2] if isinstance(longrepr, tuple) else str(longrepr)
+        reason = reason.removeprefix("Skipped: ")
+        reasons[reason] = reasons.get(reason, 0) + 1
+    if reasons:
+        terminalreporter.section("skipped, by reason", sep="-")
+        for reason, n in sorted(reasons.items(), key=lambda kv: -kv[1]):
+            terminalreporter.write_line(f"{n:6d}  {reason}")

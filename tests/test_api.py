@@ -15,6 +15,7 @@ compile every operation again.
 
 from __future__ import annotations
 
+import functools
 import inspect
 import math
 import os
@@ -29,7 +30,7 @@ import numpy as np
 import pytest
 
 import xcrop
-from backends import Backend, backend_params
+from backends import Backend, backend_params, holds
 from xcrop.compat import v1
 
 _PARAMS = {p.id: p for p in backend_params()}
@@ -161,7 +162,8 @@ def _dtype_params() -> list[Any]:
     for dt in CROP_DTYPES:
         for name in ALL:
             p = _PARAMS[name]
-            out.append(pytest.param(dt, p.values[0], marks=p.marks, id=f"{dt}-{name}"))
+            if holds(p.values[0].adapter, np.zeros(0, dt)):
+                out.append(pytest.param(dt, p.values[0], marks=p.marks, id=f"{dt}-{name}"))
     return out
 
 
@@ -611,3 +613,32 @@ def test_public_functions_documented(fn: Any) -> None:
 def test_exception_classes_documented() -> None:
     for cls in (xcrop.BoxIndexError, xcrop.InvalidArgumentError, xcrop.UnsupportedDTypeError):
         assert inspect.getdoc(cls)
+
+
+def test_glimpse_converts_real_and_integer_inputs_like_tf() -> None:
+    # TF's wrapper runs convert_to_tensor(input, dtype=float32): every real floating and
+    # integer dtype is cast (float64 under flush-to-zero), then the op runs; its first
+    # error is a later one (docs/semantics.md §2.1).
+    image = np.arange(2 * 5 * 5 * 2, dtype=np.float64).reshape(2, 5, 5, 2) - 30
+    image[0, 2, 2, 0] = 1e-40  # a float32 subnormal after the cast: TF flushes it
+    image[0, 2, 2, 1] = -1e-40
+    offsets = [[0.0, 0.0], [0.5, -0.5]]
+    flushed = np.where(np.abs(image) < 2.0**-126, np.copysign(0.0, image), image)
+    v1 = functools.partial(xcrop.compat.v1.extract_glimpse, uniform_noise=False)
+    for fn in (xcrop.extract_glimpse, v1):
+        got = fn(image, (3, 3), offsets, noise="zero")
+        want = fn(flushed.astype(np.float32), (3, 3), offsets, noise="zero")
+        assert got.dtype == np.float32
+        assert got.tobytes() == want.tobytes()
+    assert np.signbit(xcrop.extract_glimpse(image, (1, 1), [[0.0, 0.0]] * 2,
+                                            noise="zero")[0, 0, 0, 1])
+    for dtype in (np.int64, np.uint8, np.float16, np.int32):
+        got = xcrop.extract_glimpse(image.astype(dtype), (3, 3), offsets, noise="zero")
+        ref = xcrop.extract_glimpse(image.astype(dtype).astype(np.float32), (3, 3), offsets,
+                                    noise="zero")
+        assert got.tobytes() == ref.tobytes()
+    with pytest.raises(xcrop.InvalidArgumentError, match="size must be non-negative"):
+        xcrop.extract_glimpse(image.astype(np.int64), (-1, 3), offsets)
+    for bad in (image > 0, image.astype(np.complex64)):
+        with pytest.raises(xcrop.UnsupportedDTypeError, match="real floating or integer"):
+            xcrop.extract_glimpse(bad, (3, 3), offsets)

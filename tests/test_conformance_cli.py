@@ -1,9 +1,9 @@
 """The conformance command as users run it: a subprocess, its table, exit code and reports.
 
 Small suites and the NumPy backend only, with numba switched off (its kernels take about
-a minute to compile), so the "fast" path is the array-op fast path whether or not numba
-is installed (without numba "fast_array" is skipped as the same path): the full run is
-`nox -s conformance`. Every expected value is
+a minute to compile on a fresh machine), so the "fast" path is the array-op fast path
+whether or not numba is installed: the full run is `nox -s conformance`. Every expected
+value is
 TF's (the fixtures); the injected failures are xcrop's own output nudged by one ulp.
 """
 
@@ -19,11 +19,8 @@ from pathlib import Path
 
 import pytest
 
-from xcrop.conformance._adapters import numba_installed
-
 SUITE = "crop_v1"  # 9 cases: 7 exact, 2 TF errors (one of them TF1's keyword clash)
-# "--path fast" also runs fast_array, which is a separate path only where numba is installed.
-PATHS_RUN = ["generic", "fast", "fast_array"] if numba_installed() else ["generic", "fast"]
+PATHS_RUN = ["generic", "fast"]
 
 
 def _run(*args: str, cwd: Path, extra_path: Path | None = None) -> subprocess.CompletedProcess:
@@ -53,8 +50,38 @@ def test_xcrop_run_passes_and_prints_table(xcrop_run) -> None:
     # cases, passed, bit-exact, skipped, failed, worst ulp
     assert rows[("numpy", "generic", "crop")][:6] == ["9", "9", "9", "0", "0", "0"]
     assert rows[("numpy", "fast", "crop")][:6] == ["9", "9", "9", "0", "0", "0"]
-    # Progress goes to stderr, one line per backend/path and suite, with counts and time.
+    # Progress goes to stderr, starting at once, then one line per backend/path and suite,
+    # with counts and time (plain lines: stderr is not a terminal here).
+    first = proc.stderr.splitlines()[0]
+    assert first == "python -m xcrop.conformance: loading the recorded TF fixtures…"
     assert f"numpy/generic {SUITE}: 9 cases (9 exact)" in proc.stderr
+    assert "\r" not in proc.stderr
+
+
+def test_default_run_is_each_backends_default_path(tmp_path: Path) -> None:
+    # No --path: every fixture once per backend, on the path dispatch picks (here numba is
+    # off, so the NumPy fast path, and generic for the image gradient, which has none).
+    proc = _run("-m", "xcrop.conformance", "--suite", SUITE, "--suite", "grad_errors",
+                "--backend", "numpy", "--json", str(tmp_path / "d.json"), cwd=tmp_path)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    results = json.loads((tmp_path / "d.json").read_text())["results"]
+    assert {r["path"] for r in results} == {"default"}
+    assert len(results) == 9 + 18 and {r["status"] for r in results} == {"exact"}
+
+
+def test_path_all_leaves_out_what_cannot_exist(tmp_path: Path) -> None:
+    # "fast" has no image-gradient fast path on NumPy, "fast_array" nothing but crops and
+    # glimpses: those combinations are not run (a note says why), never "skipped".
+    proc = _run("-m", "xcrop.conformance", "--suite", "grad_errors", "--backend", "numpy",
+                "--path", "all", "--json", str(tmp_path / "a.json"), cwd=tmp_path)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    results = json.loads((tmp_path / "a.json").read_text())["results"]
+    by_path = {p: [r for r in results if r["path"] == p] for p in ("fast", "generic")}
+    assert len(by_path["generic"]) == 18
+    assert {r["op"] for r in by_path["fast"]} == {"crop_and_resize_grad_boxes"}
+    assert not [r for r in results if r["path"] == "fast_array"]
+    assert not [r for r in results if r["status"] == "skipped"]
+    assert "numpy/fast does not run grad_image: no fast path" in proc.stdout
 
 
 def test_xcrop_run_json_report(xcrop_run) -> None:

@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 import pytest
 
+from backends import backend_params
 from xcrop.conformance import load_suite
 from xcrop.gradients import crop_and_resize_grad_boxes, crop_and_resize_grad_image
 
@@ -126,9 +127,9 @@ def _overlapping(rng: np.random.Generator) -> dict:
     }
 
 
+# JAX: covered by test_jax_grad_and_jit (eager JAX compiles per shape).
+@pytest.mark.parametrize("backend", backend_params(exclude=("jax", "jax_x64")), indirect=True)
 def test_determinism_overlapping_boxes(backend) -> None:
-    if backend.library == "jax":
-        pytest.skip("covered by test_jax_grad_and_jit (eager JAX compiles per shape)")
     a = _overlapping(np.random.default_rng(7))
     x = {k: backend.asarray(v) for k, v in a.items()}
     runs = []

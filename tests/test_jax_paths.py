@@ -103,3 +103,33 @@ def test_traced_calls_keep_the_generic_path() -> None:
     out = xcrop.crop_and_resize(image, boxes, idx, (5, 4))
     ref = xcrop.crop_and_resize_grad_image(2 * out, boxes, idx, image.shape)
     np.testing.assert_array_equal(_bits(grad), _bits(ref))
+
+
+@pytest.mark.parametrize("method", ["bilinear", "nearest"])
+def test_eager_gradients_are_served_on_the_host_and_equal_the_numpy_path(
+        method: str, numba: bool) -> None:
+    # The reference gradients on NumPy views: the NumPy backend's bits (TF's, checked by
+    # the conformance fixtures), where generic JAX without x64 cannot sum in float64.
+    grads = (RNG.standard_normal((3, 5, 4, 2)) * 3).astype(np.float32)
+    image = (RNG.standard_normal((2, 9, 11, 2)) * 40).astype(np.float32)
+    j = jnp.asarray
+    from xcrop._core.validation import validate_grad_boxes, validate_grad_image
+    from xcrop._dispatch.run import path_name
+
+    name = "jax CPU fast path " + ("(numba kernel)" if numba else "(NumPy views)")
+    assert path_name("crop_and_resize_grad_image", validate_grad_image(
+        j(grads), j(BOXES), j(INDICES), (2, 9, 11, 2), method, "float32")) == name
+    assert path_name("crop_and_resize_grad_boxes", validate_grad_boxes(
+        j(grads), j(image), j(BOXES), j(INDICES))) == name
+    got_i = xcrop.crop_and_resize_grad_image(j(grads), j(BOXES), j(INDICES), (2, 9, 11, 2),
+                                             method)
+    got_b = xcrop.crop_and_resize_grad_boxes(j(grads), j(image), j(BOXES), j(INDICES))
+    want_i = xcrop.crop_and_resize_grad_image(grads, BOXES, INDICES, (2, 9, 11, 2), method)
+    want_b = xcrop.crop_and_resize_grad_boxes(grads, image, BOXES, INDICES)
+    assert isinstance(got_i, jax.Array) and isinstance(got_b, jax.Array)
+    np.testing.assert_array_equal(_bits(got_i), _bits(want_i))
+    np.testing.assert_array_equal(_bits(got_b), _bits(want_b))
+    # Traced calls keep the generic path.
+    traced = jax.jit(lambda g: xcrop.crop_and_resize_grad_boxes(g, j(image), j(BOXES),
+                                                                j(INDICES)))
+    assert traced(j(grads)).shape == (3, 4)

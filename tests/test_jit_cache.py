@@ -35,18 +35,30 @@ def test_every_kernel_that_is_not_inlined_is_cached() -> None:
 
 
 def test_a_second_process_loads_the_kernel_from_the_cache(tmp_path) -> None:
-    # nearest: the quickest kernel to compile. NUMBA_CACHE_DIR keeps the test hermetic.
+    # NUMBA_CACHE_DIR keeps the test hermetic. On an empty cache the first call does not
+    # wait: the array path serves it while the kernels compile in the background, and the
+    # compile is logged once (INFO, logger "xcrop"); the second process only loads them.
     script = textwrap.dedent("""
+        import logging, sys
         import numpy as np, xcrop
-        from xcrop._backends.numba import crop as jit_crop
+        from xcrop._backends.numba import crop as jit_crop, loader
+        logging.basicConfig(level=logging.INFO, stream=sys.stderr)
         image = np.arange(12, dtype=np.float32).reshape(1, 2, 3, 2)
-        xcrop.crop_and_resize(image, [[0, 0, 1, 1]], [0], (3, 2), method="nearest")
+        call = (image, [[0, 0, 1, 1]], [0], (3, 2))
+        print(xcrop.which_path("crop_and_resize", *call, method="nearest"))
+        loader.compile_kernels([loader.crop_key(image.dtype)])
+        print(xcrop.which_path("crop_and_resize", *call, method="nearest"))
+        xcrop.crop_and_resize(*call, method="nearest")
         print(sum(jit_crop.nearest.stats.cache_hits.values()),
               sum(jit_crop.nearest.stats.cache_misses.values()))
     """)
     env = {**os.environ, "NUMBA_CACHE_DIR": str(tmp_path)}
     env.pop("XCROP_NO_NUMBA", None)
     runs = [subprocess.run([sys.executable, "-c", script], env=env, capture_output=True,
-                           text=True, check=True).stdout.split() for _ in range(2)]
-    assert runs[0] == ["0", "1"]  # compiled and saved
-    assert runs[1] == ["1", "0"]  # loaded
+                           text=True, check=True) for _ in range(2)]
+    first, second = ([line.strip() for line in r.stdout.splitlines()] for r in runs)
+    assert first[:2] == second[:2] == ["numpy fast path", "numpy fast path (numba kernel)"]
+    assert first[2].split() == ["0", "1"]  # compiled and saved
+    assert second[2].split() == ["1", "0"]  # loaded
+    assert runs[0].stderr.count("compiling numba kernels") == 1
+    assert "compiling numba kernels" not in runs[1].stderr

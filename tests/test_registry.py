@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 import xcrop
-from backends import Backend
+from backends import Backend, backend_params
 from xcrop._dispatch import generic as generic_path
 from xcrop._dispatch.registry import GENERIC
 
@@ -111,9 +111,9 @@ def test_import_xcrop_imports_no_array_library() -> None:
     assert out.stdout.strip() == "", f"import xcrop imported {out.stdout.strip()}"
 
 
+# A smoke test on the backends whose fast paths use xcrop's thread pool.
+@pytest.mark.parametrize("backend", backend_params(only=("numpy", "torch")), indirect=True)
 def test_threads_match_serial(backend: Backend) -> None:
-    if backend.library not in ("numpy", "torch"):
-        pytest.skip("smoke test on the backends with fast paths")
     rng = np.random.default_rng(11)
     jobs = []
     for k in range(8):

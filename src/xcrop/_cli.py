@@ -16,6 +16,7 @@ import argparse
 import importlib.util
 import json
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -100,14 +101,33 @@ def compare_main(argv: list[str]) -> int:
     p.add_argument("--max-ulp", type=int, default=0)
     p.add_argument("--json", type=Path, metavar="PATH", help="write the report as JSON")
     args = p.parse_args(argv)
+    paths = args.path or ("fast", "generic")
+    # Progress on stderr from the start: a numba compile (first use on a machine) and eager
+    # JAX's generic path (it compiles every operation for new shapes) take a while.
+    print(f"xcrop compare {args.op}: preparing inputs…", file=sys.stderr, flush=True)
     args_list, kwargs = _npz_inputs(args) if args.npz else _random_inputs(args)
+    if "fast" in paths:
+        from ._backends.numba import loader
+
+        loader.compile_kernels(progress=lambda m: print(m, file=sys.stderr, flush=True))
+    clock = {"start": time.perf_counter(), "last": None}
+
+    def step(target: str) -> None:
+        now = time.perf_counter()
+        if clock["last"] is not None:
+            print(f" {now - clock['last']:.1f} s", file=sys.stderr, flush=True)
+        clock["last"] = now
+        print(f"  {target}…", end="", file=sys.stderr, flush=True)
+
     try:
-        report = compare_backends(args.op, *args_list, backends=args.backend,
-                                  paths=args.path or ("fast", "generic"),
-                                  max_ulp=args.max_ulp, **kwargs)
+        report = compare_backends(args.op, *args_list, backends=args.backend, paths=paths,
+                                  max_ulp=args.max_ulp, progress=step, **kwargs)
     except ValueError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    finally:
+        if clock["last"] is not None:
+            print(f" {time.perf_counter() - clock['last']:.1f} s", file=sys.stderr, flush=True)
     source = str(args.npz) if args.npz else f"random inputs (seed {args.seed})"
     print(f"xcrop compare {args.op} on {source}: reference {report.targets[0]}")
     print(report.table())

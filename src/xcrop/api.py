@@ -116,7 +116,10 @@ def extract_glimpse(
     Parameters
     ----------
     input
-        ``(B, H, W, D)`` float32 array (any array-API library).
+        ``(B, H, W, D)`` array (any array-API library), float32 or any real floating or
+        integer dtype, which is converted to float32 first as TF's wrapper converts it
+        (float64 values below float32's normal range become zeros, as in TF's cast).
+        bool and complex inputs are rejected.
     size
         ``(glimpse_height, glimpse_width)``, both ``>= 0``; may exceed the image.
     offsets
@@ -141,7 +144,7 @@ def extract_glimpse(
     Raises
     ------
     TypeError
-        non-float32 ``input``, wrong types for ``size``/``offsets``/flags/``seed``.
+        a bool or complex ``input``, wrong types for ``size``/``offsets``/flags/``seed``.
     ValueError
         (:class:`xcrop.InvalidArgumentError`) wrong ranks or shapes, negative ``size``,
         unknown ``noise``. (An input with zero height or width is all fill, as in TF:

@@ -32,6 +32,7 @@ __all__ = [
     "LIBRARIES",
     "LIMITATIONS",
     "MODES",
+    "NUMBA_OPERATIONS",
     "Capability",
     "Limitation",
     "capabilities",
@@ -48,6 +49,10 @@ DEVICES = ("cpu", "gpu")
 #: How the call is made: eagerly, under ``jax.jit``/``vmap``, inside
 #: ``torch.compile``, or in a ``torch.export`` program.
 MODES = ("eager", "jit", "compiled", "exported")
+#: Operations whose CPU fast paths run xcrop's numba kernels when numba is installed (and
+#: ``XCROP_NO_NUMBA`` is not set): the array-op fast paths serve them otherwise. The
+#: gradients' fast paths use no numba.
+NUMBA_OPERATIONS = ("crop_and_resize", "extract_glimpse")
 _MODES_OF = {"jax": ("eager", "jit"), "torch": ("eager", "compiled", "exported")}
 _DEVICES_OF = {"cupy": ("gpu",), "numpy": ("cpu",), "array_api_strict": ("cpu",),
                "dask": ("cpu",)}

@@ -210,6 +210,7 @@ def _compare(ref_name: str, ref: np.ndarray, name: str, out: np.ndarray,
 def compare_backends(op: Callable[..., Any] | str, *args: Any,
                      backends: Sequence[str] | None = None,
                      paths: Sequence[str] = ("fast", "generic"), max_ulp: int = 0,
+                     progress: Callable[[str], None] | None = None,
                      **kwargs: Any) -> AgreementReport:
     """Run ``op(*args, **kwargs)`` on every backend x path and compare; never raises on a
     disagreement (see :func:`assert_backends_agree`).
@@ -218,9 +219,11 @@ def compare_backends(op: Callable[..., Any] | str, *args: Any,
     anything else is passed unchanged. ``backends``: names among ``numpy``, ``torch``,
     ``jax``, ``jax_x64``, ``array_api_strict``, ``cupy`` (default: every one that can run
     here); the first that runs is the reference. ``paths``: among ``"fast"``,
-    ``"fast_array"`` (numba disabled; NumPy and torch only, when numba is installed) and
-    ``"generic"``. A backend that is not installed, or cannot hold an input dtype (JAX
-    without x64 and 64-bit arrays), is listed in ``report.skipped``.
+    ``"fast_array"`` (numba disabled; NumPy, torch and JAX, when numba is installed) and
+    ``"generic"``. ``progress(target)`` is called before each backend/path runs (eager
+    JAX on the generic path can take a minute on new shapes). A backend that is not
+    installed, or cannot hold an input dtype (JAX without x64 and 64-bit arrays), is
+    listed in ``report.skipped``.
 
     Raises ValueError for an unknown op, backend or path, or when fewer than two
     combinations could run.
@@ -234,13 +237,15 @@ def compare_backends(op: Callable[..., Any] | str, *args: Any,
         target = f"{adapter.name}/{path}"
         why = adapter.skip_reason()
         if why is None and path == "fast_array":
-            if adapter.library not in ("numpy", "torch"):
-                why = "the numba switch applies to NumPy and torch only"
+            if adapter.library not in ("numpy", "torch", "jax"):
+                why = "the numba switch applies to NumPy, torch and JAX only"
             elif not numba_installed():
                 why = "numba is not installed (fast already is the array-op path)"
         if why:
             report.skipped[target] = why
             continue
+        if progress is not None:
+            progress(target)
         with adapter.active():
             try:
                 a = [_convert(v, adapter) for v in args]

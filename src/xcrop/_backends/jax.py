@@ -20,11 +20,14 @@ from dataclasses import replace
 from typing import Any
 
 from .._core.args import CropArgs, GlimpseArgs, GradBoxesArgs, GradImageArgs
+from .._core.arrays import ieee_quiet
 from .._core.arrays import jax_on_cpu as on_cpu
+from .._reference import gradients as reference_gradients
 from . import numpy as numpy_paths
 from .host import aligned_empty, crop_view, glimpse_view, numpy_view, read_alias
+from .host_gradients import sequential_row_sums
 from .numba import grad_drivers
-from .numba.loader import available as numba_available
+from .numba import loader as numba_loader
 
 __all__ = ["lax_fold", "paths"]
 
@@ -60,7 +63,8 @@ def _crop_inputs_on_cpu(args: CropArgs) -> bool:
 
 
 def _numba_crop_predicate(args: CropArgs) -> bool:
-    return _crop_inputs_on_cpu(args) and numba_available()
+    return _crop_inputs_on_cpu(args) and numba_loader.ready(
+        numba_loader.crop_key(args.image.dtype))
 
 
 def _numba_crop(args: CropArgs) -> Any:
@@ -89,21 +93,56 @@ def _glimpse(args: GlimpseArgs) -> Any:
     return _adopt(out, args.input)
 
 
-def _grad_inputs_on_cpu(args: Any) -> bool:
-    arrays = (args.grads, args.image, args.boxes, args.box_indices) if hasattr(args, "boxes") \
-        else (args.grads, args.box_indices, args.in_y, args.in_x)
-    return all(on_cpu(a) for a in arrays) and numba_available()
+# Gradients: the reference on zero-copy NumPy views, as for torch CPU tensors. Eager generic
+# JAX compiles every operation of the sequential fold afresh per shape (seconds a call);
+# NumPy runs the same operations in the same order, and has float64 where TF sums in
+# float64 (a crop axis of size 1), which JAX without x64 has not.
+
+
+def _grad_inputs_on_cpu(args: GradImageArgs | GradBoxesArgs) -> bool:
+    arrays = (args.grads, args.box_indices, *((args.image, args.boxes)
+                                               if isinstance(args, GradBoxesArgs) else ()))
+    return all(on_cpu(a) for a in arrays)
+
+
+def _grad_image(args: GradImageArgs) -> Any:
+    import numpy as np
+
+    view = replace(numpy_view(args, _to_numpy), dtype=np.dtype(args.dtype))
+    with ieee_quiet():  # overflow to inf is TF's answer, not a warning
+        out = reference_gradients.image_gradient(view)
+    return _adopt(_aligned_copy(out), args.grads)
+
+
+def _grad_boxes(args: GradBoxesArgs) -> Any:
+    with ieee_quiet():
+        out = reference_gradients.box_gradient(numpy_view(args, _to_numpy),
+                                               row_sums=sequential_row_sums)
+    return _adopt(_aligned_copy(out), args.grads)
+
+
+def _aligned_copy(a: Any) -> Any:
+    import numpy as np
+
+    out = aligned_empty(a.shape, a.dtype)
+    np.copyto(out, a)
+    return out
+
+
+def _numba_grads_ok(args: GradImageArgs | GradBoxesArgs) -> bool:
+    return _grad_inputs_on_cpu(args) and numba_loader.available()
 
 
 def _numba_grad_image(args: GradImageArgs) -> Any:
     import numpy as np
 
     view = replace(numpy_view(args, _to_numpy), dtype=np.dtype(args.dtype))
-    return _adopt(grad_drivers.image_gradient(view), args.grads)
+    return _adopt(_aligned_copy(grad_drivers.image_gradient(view)), args.grads)
 
 
 def _numba_grad_boxes(args: GradBoxesArgs) -> Any:
-    return _adopt(grad_drivers.box_gradient(numpy_view(args, _to_numpy)), args.grads)
+    return _adopt(_aligned_copy(grad_drivers.box_gradient(numpy_view(args, _to_numpy))),
+                  args.grads)
 
 
 def paths() -> list[dict[str, Any]]:
@@ -115,11 +154,17 @@ def paths() -> list[dict[str, Any]]:
              predicate=_numba_crop_predicate, name="jax CPU fast path (numba kernel)",
              priority=0, device="cpu"),
         dict(operation="crop_and_resize_grad_image", backend="jax",
-             implementation=_numba_grad_image, predicate=_grad_inputs_on_cpu,
+             implementation=_numba_grad_image, predicate=_numba_grads_ok,
              name="jax CPU fast path (numba kernel)", priority=0, device="cpu"),
         dict(operation="crop_and_resize_grad_boxes", backend="jax",
-             implementation=_numba_grad_boxes, predicate=_grad_inputs_on_cpu,
+             implementation=_numba_grad_boxes, predicate=_numba_grads_ok,
              name="jax CPU fast path (numba kernel)", priority=0, device="cpu"),
         dict(operation="extract_glimpse", backend="jax", implementation=_glimpse,
              predicate=_glimpse_predicate, name="jax CPU fast path", priority=-1, device="cpu"),
+        dict(operation="crop_and_resize_grad_image", backend="jax", implementation=_grad_image,
+             predicate=_grad_inputs_on_cpu, name="jax CPU fast path (NumPy views)",
+             priority=-1, device="cpu"),
+        dict(operation="crop_and_resize_grad_boxes", backend="jax", implementation=_grad_boxes,
+             predicate=_grad_inputs_on_cpu, name="jax CPU fast path (NumPy views)",
+             priority=-1, device="cpu"),
     ]

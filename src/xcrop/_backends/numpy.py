@@ -32,11 +32,11 @@ from .._reference import indexing
 from .._reference.extract_glimpse import GAUSSIAN_STREAM, UNIFORM_STREAM, mean_and_std
 from .._reference.indexing import crop_plan
 from .exactness import bilinear_exact, min_pixel_threshold, unflushed_crop_exact
-from .host import executor, num_threads, run_split
+from .host import executor, num_threads, read_alias, run_split
 from .host_gradients import sequential_row_sums
 from .numba import drivers as numba_drivers
 from .numba import grad_drivers
-from .numba.loader import available as numba_available
+from .numba import loader as numba_loader
 
 __all__ = [
     "crop",
@@ -192,13 +192,14 @@ def _seed(args: GlimpseArgs) -> int:
     return random.random_seed() if args.seed is None else args.seed
 
 
-def glimpse_into(args: GlimpseArgs, image: Any, out: Any) -> None:
+def glimpse_into(args: GlimpseArgs, image: Any, out: Any, use_numba: bool | None = None) -> None:
     """Write the glimpses of NumPy float32 ``image`` ``(B, H, W, D)`` into NumPy ``out``.
 
     Bits: the window pixels are copied; the fill values are the reference's ``fill`` at
     the out-of-image positions only (the generator's elements at those flat indices, from
     ``args.fill_start`` on; the statistics are the reference's fixed-order ones), so the
-    result equals ``where(inside, window, fill(...))``.
+    result equals ``where(inside, window, fill(...))``. ``use_numba``: run the numba
+    kernels (default: when they are ready, see ``numba.loader.ready``).
     """
     import array_api_compat.numpy as npx
     import numpy as np
@@ -206,7 +207,11 @@ def glimpse_into(args: GlimpseArgs, image: Any, out: Any) -> None:
     starts = window_starts(args)
     batch, _, _, depth = image.shape
     noise = args.noise
-    use_numba = numba_available()
+    if use_numba is None:
+        use_numba = numba_loader.ready(numba_loader.GLIMPSE)
+    # Read-only inputs aliased writeable: numba compiles (seconds) a separate
+    # specialization for read-only arrays; the kernels only read them.
+    image = read_alias(np.ascontiguousarray(image))
     sy = np.asarray(starts[0], dtype=np.int64)
     sx = np.asarray(starts[1], dtype=np.int64)
     c = np.ascontiguousarray
@@ -338,7 +343,8 @@ def _glimpse(args: GlimpseArgs) -> Any:
 def _numba_crop_predicate(args: CropArgs) -> bool:
     import numpy as np
 
-    return isinstance(args.image, np.ndarray) and numba_available()
+    return isinstance(args.image, np.ndarray) and numba_loader.ready(
+        numba_loader.crop_key(args.image.dtype))
 
 
 def numba_crop(args: CropArgs, image: Any, empty: Any = None) -> Any:
@@ -354,7 +360,7 @@ def numba_crop(args: CropArgs, image: Any, empty: Any = None) -> Any:
         return out
     if image.dtype == np.float16:
         image = image.astype(np.float32)  # exact
-    pixels = np.ascontiguousarray(image).reshape(batch * height * width, depth)
+    pixels = read_alias(np.ascontiguousarray(image)).reshape(batch * height * width, depth)
     plan = crop_plan(args)
     # The kernel without flushes is used where ``exactness`` proves the flushes are identities
     # (one pass over the image); the flushing kernel otherwise. Both are exact.
@@ -387,7 +393,7 @@ def _is_numpy(args: Any) -> bool:
 
 
 def _numba_numpy(args: Any) -> bool:
-    return _is_numpy(args) and numba_available()
+    return _is_numpy(args) and numba_loader.available()
 
 
 def paths() -> list[dict[str, Any]]:

@@ -34,7 +34,7 @@ from .exactness import unflushed_crop_exact
 from .host import crop_view, glimpse_view, numpy_view
 from .host_gradients import sequential_row_sums
 from .numba import grad_drivers
-from .numba.loader import available as numba_available
+from .numba import loader as numba_loader
 from .numpy import glimpse_into, needs_fill, numba_crop, paste_windows, window_starts
 
 __all__ = ["paths"]
@@ -182,7 +182,8 @@ def _numba_crop_predicate(args: CropArgs) -> bool:
 
     image = args.image
     return (isinstance(image, torch.Tensor) and image.device.type == "cpu"
-            and not _grad_needed(image, args.boxes) and numba_available())
+            and not _grad_needed(image, args.boxes)
+            and numba_loader.ready(numba_loader.crop_key(image.dtype)))
 
 
 def _numba_crop(args: CropArgs) -> Any:
@@ -238,7 +239,7 @@ def _grad_boxes(args: GradBoxesArgs) -> Any:
 
 
 def _numba_cpu(args: Any) -> bool:
-    return _cpu_tensor(args) and numba_available()
+    return _cpu_tensor(args) and numba_loader.available()
 
 
 def _numba_grad_image(args: GradImageArgs) -> Any:

@@ -15,6 +15,7 @@ from .arrays import Backend
 
 __all__ = [
     "CROP_IMAGE_DTYPES",
+    "GLIMPSE_INPUT_DTYPES",
     "GRAD_DTYPES",
     "MAX_AXIS",
     "MAX_SIZE",
@@ -46,6 +47,13 @@ CROP_IMAGE_DTYPES = (
 )  # fmt: skip
 #: Image dtypes TF's image gradient exists for (none for integer images).
 GRAD_DTYPES = ("float16", "float32", "float64")
+#: Input dtypes extract_glimpse converts to float32 before its checks, as TF's Python wrapper
+#: does (convert_to_tensor(dtype=float32) accepts every real floating and integer dtype;
+#: bool and complex fail). docs/semantics.md §2.1.
+GLIMPSE_INPUT_DTYPES = (
+    "float32", "float16", "bfloat16", "float64",
+    "int8", "int16", "int32", "int64", "uint8", "uint16", "uint32", "uint64",
+)  # fmt: skip
 METHODS = ("bilinear", "nearest")
 NOISES = ("uniform", "gaussian", "zero", "")
 # Beyond 2**24 pixels along an axis, float32 no longer holds every pixel position and the

@@ -19,10 +19,11 @@ import array_api_compat
 from .errors import InvalidArgumentError, UnsupportedDTypeError
 
 __all__ = [
-    "Backend", "as_array", "check_bool", "check_choice", "check_real", "dtype_name",
-    "float_array", "from_host", "host_values", "host_view", "ieee_quiet", "index_array",
-    "is_array", "is_lazy", "is_traced", "jax_on_cpu", "numpy_blocks", "python_int_pair",
-    "python_ints", "resolve_backend", "shape_of", "short_repr",
+    "Backend", "as_array", "check_bool", "check_choice", "check_real", "device_of",
+    "dtype_name", "float_array", "from_host", "host_values", "host_view", "ieee_quiet",
+    "index_array", "is_array", "is_lazy", "is_traced", "jax_on_cpu", "namespace_of",
+    "numpy_blocks", "python_int_pair", "python_ints", "resolve_backend", "shape_of",
+    "short_repr", "size_of",
 ]
 
 # Dtype names in the order used by error messages.
@@ -41,9 +42,42 @@ class Backend:
     name: str  # "numpy", "torch", "jax", "cupy", "array_api_strict", ...
 
 
+def _torch_tensor(x: object) -> bool:
+    torch = sys.modules.get("torch")
+    return torch is not None and isinstance(x, torch.Tensor)
+
+
+# torch tensors are recognized directly: torch.compile traces xcrop's validation, and
+# array-api-compat's type tests are functools.lru_cache'd, which dynamo reports with a
+# warning at every call site (it cannot trace through the cache).
+
+
 def is_array(x: object) -> bool:
     """True for an array of any library array-api-compat knows (not Python scalars/lists)."""
-    return array_api_compat.is_array_api_obj(x) and not isinstance(x, (int, float, complex))
+    if _torch_tensor(x):
+        return True
+    if x is None or isinstance(x, (int, float, complex, str, bytes, list, tuple)):
+        return False  # Python values, decided without array-api-compat (see above)
+    return array_api_compat.is_array_api_obj(x)
+
+
+def namespace_of(x: Any) -> Any:
+    """``array_api_compat.array_namespace(x)``; TypeError for an unsupported array."""
+    if _torch_tensor(x):
+        import array_api_compat.torch as torch_xp
+
+        return torch_xp
+    return array_api_compat.array_namespace(x)
+
+
+def device_of(x: Any) -> Any:
+    """``array_api_compat.device(x)``."""
+    return x.device if _torch_tensor(x) else array_api_compat.device(x)
+
+
+def size_of(x: Any) -> int | None:
+    """``array_api_compat.size(x)``: the number of elements."""
+    return x.numel() if _torch_tensor(x) else array_api_compat.size(x)
 
 
 def _library_name(xp: Any) -> str:
@@ -64,11 +98,11 @@ def resolve_backend(name: str, primary: object) -> Backend:
             f"array-api-strict, ...); got {type(primary).__name__}"
         )
     try:
-        xp = array_api_compat.array_namespace(primary)
+        xp = namespace_of(primary)
     except TypeError as exc:
         raise TypeError(f"{name}: unsupported array type {type(primary).__name__}: {exc}") from exc
     check_known_shape(name, primary)
-    return Backend(xp=xp, device=array_api_compat.device(primary), name=_library_name(xp))
+    return Backend(xp=xp, device=device_of(primary), name=_library_name(xp))
 
 
 def check_known_shape(name: str, x: Any) -> None:
@@ -107,7 +141,7 @@ def as_array(backend: Backend, name: str, value: object, *, primary: str) -> Any
     xp = backend.xp
     if is_array(value):
         try:
-            other = array_api_compat.array_namespace(value)
+            other = namespace_of(value)
         except TypeError as exc:
             raise TypeError(f"{name}: unsupported array type {type(value).__name__}") from exc
         if other is not xp:
@@ -115,7 +149,7 @@ def as_array(backend: Backend, name: str, value: object, *, primary: str) -> Any
                 f"{name} is a {_library_name(other)} array but {primary} is a {backend.name} "
                 f"array; pass all arrays from one library"
             )
-        dev = array_api_compat.device(value)
+        dev = device_of(value)
         if dev != backend.device:
             raise InvalidArgumentError(
                 f"{name} is on device {dev!r} but {primary} is on device {backend.device!r}; "
@@ -266,7 +300,7 @@ def _for_value(backend: Backend, value: object) -> Backend:
     """``backend`` as seen by ``value``: a tracer has no device (JAX reports None), so the
     device check between a traced and a concrete argument is skipped."""
     if is_array(value) and (backend.device is None or is_traced(value)):
-        return replace(backend, device=array_api_compat.device(value))
+        return replace(backend, device=device_of(value))
     return backend
 
 
@@ -303,7 +337,7 @@ def index_array(backend: Backend, name: str, value: object, primary: str) -> Any
         return xp.astype(arr, xp.int64)
     if kind.startswith(("int", "uint")):
         return arr
-    if isinstance(value, (list, tuple)) and array_api_compat.size(arr) == 0:
+    if isinstance(value, (list, tuple)) and size_of(arr) == 0:
         # An empty Python list converts to a float array; it holds no indices anyway.
         return xp.astype(arr, xp.int32)
     raise UnsupportedDTypeError(f"{name} must have an integer dtype; got {kind}")

@@ -53,13 +53,14 @@ class UnsupportedDTypeError(TypeError):
     """An argument has a dtype the operation does not accept.
 
     A :class:`TypeError`: for example a uint32, bool or complex image in
-    ``crop_and_resize``, a non-float32 input in ``extract_glimpse``, or integer boxes.
+    ``crop_and_resize``, a bool or complex input in ``extract_glimpse`` (which converts
+    real and integer inputs to float32, as TF does), or integer boxes.
 
     Examples
     --------
     >>> import numpy as np, xcrop
     >>> try:
-    ...     xcrop.extract_glimpse(np.ones((1, 2, 2, 1), np.float64), (1, 1), [[0, 0]])
+    ...     xcrop.extract_glimpse(np.ones((1, 2, 2, 1), np.complex64), (1, 1), [[0, 0]])
     ... except TypeError as e:
     ...     print(type(e).__name__)
     UnsupportedDTypeError

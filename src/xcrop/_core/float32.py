@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from array_api_compat import device
+from .arrays import device_of as device
 
 __all__ = ["FLT_MIN", "flush_subnormals"]
 

@@ -12,10 +12,9 @@ import numbers
 from collections.abc import Callable
 from typing import Any
 
-from array_api_compat import size as array_size
-
 from .args import (
     CROP_IMAGE_DTYPES,
+    GLIMPSE_INPUT_DTYPES,
     GRAD_DTYPES,
     MAX_AXIS,
     MAX_SIZE,
@@ -43,9 +42,11 @@ from .arrays import (
     resolve_backend,
     shape_of,
 )
+from .arrays import size_of as array_size
 from .config import check_output_size
 from .coordinates import sample_coordinates
 from .errors import BoxIndexError, InvalidArgumentError, UnsupportedDTypeError
+from .float32 import flush_subnormals
 
 __all__ = [
     "check_box_values",
@@ -378,6 +379,25 @@ def validate_grad_boxes(grads: object, image: object, boxes: object,
 # extract_glimpse
 # ----------------------------------------------------------------------------------------
 
+def _glimpse_input(backend: Backend, input: Any) -> Any:
+    """``input`` as float32, converted as TF's wrapper converts an array argument
+    (``convert_to_tensor(input, dtype=float32)``): every real floating and integer dtype is
+    cast, bool and complex are type errors (§2.1). The cast runs as TF's Cast kernel, under
+    flush-to-zero: a float64 value that lands in float32's subnormal range becomes a zero
+    of its sign; the other conversions are exact or round to a normal float32."""
+    xp = backend.xp
+    kind = dtype_name(xp, input.dtype).removeprefix("torch.")
+    if kind == "float32":
+        return input
+    if kind not in GLIMPSE_INPUT_DTYPES:
+        raise UnsupportedDTypeError(
+            f"input must have a real floating or integer dtype (TF converts it to float32); "
+            f"got {kind}"
+        )
+    out = xp.astype(input, xp.float32)
+    return flush_subnormals(xp, out) if kind == "float64" else out
+
+
 def validate_extract_glimpse(
     input: object,
     size: object,
@@ -392,13 +412,7 @@ def validate_extract_glimpse(
     convert them; the output size is checked last (not chunked: the seeded fill is
     defined over the whole output)."""
     backend = resolve_backend("input", input)
-    xp = backend.xp
-    kind = dtype_name(xp, input.dtype)
-    if kind != "float32":
-        raise UnsupportedDTypeError(
-            f"input must be float32 (as in TF); got {kind}. Convert it first, e.g. "
-            f"xp.astype(input, xp.float32)"
-        )
+    input = _glimpse_input(backend, input)
     centered = check_bool("centered", centered)
     normalized = check_bool("normalized", normalized)
     # TF's op reads an empty noise string as "gaussian" (its pre-V2 spelling).

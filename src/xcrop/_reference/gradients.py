@@ -111,9 +111,9 @@ def image_gradient_contributions(args: GradImageArgs) -> tuple[Any, Any]:
 
 
 def _device(x: Any) -> Any:
-    from array_api_compat import device
+    from .._core.arrays import device_of
 
-    return device(x)
+    return device_of(x)
 
 
 def python_fold(body: Callable[[Any, Any], Any], init: Any, steps: Any) -> Any:

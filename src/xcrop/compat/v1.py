@@ -131,7 +131,9 @@ def extract_glimpse(
     Parameters
     ----------
     input
-        ``(B, H, W, D)`` float32 array (any array-API library).
+        ``(B, H, W, D)`` array (any array-API library); a real floating or integer
+        dtype other than float32 is converted to float32 first, as in
+        :func:`xcrop.extract_glimpse`.
     size
         ``(glimpse_height, glimpse_width)``, both ``>= 0``.
     offsets
@@ -159,7 +161,7 @@ def extract_glimpse(
         other than ``"uniform"`` or ``""``; and everything
         :func:`xcrop.extract_glimpse` raises (shapes, negative sizes, unknown noise).
     TypeError
-        as :func:`xcrop.extract_glimpse` (non-float32 ``input``, wrong argument types).
+        as :func:`xcrop.extract_glimpse` (a bool or complex ``input``, wrong argument types).
 
     Examples
     --------

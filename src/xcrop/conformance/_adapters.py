@@ -158,6 +158,9 @@ ADAPTERS = (
 
 #: The implementation paths the conformance run and :mod:`xcrop.testing` can force.
 PATHS = ("fast", "fast_array", "generic")
+#: What a user gets: dispatch's own choice, per call (a fast path where one is registered
+#: and accepts the call, else the generic path). The conformance command's default.
+DEFAULT = "default"
 
 
 def numba_installed() -> bool:
@@ -168,14 +171,15 @@ def numba_installed() -> bool:
 def serve_path(path: str) -> Iterator[None]:
     """Make xcrop's calls in this block take ``path``.
 
-    ``"fast"``: whatever the registry picks (the numba kernel where numba is installed);
+    ``"fast"`` (or ``"default"``): whatever the registry picks (the numba kernel where numba
+    is installed: its kernels are compiled first, if need be, so that they serve);
     ``"fast_array"``: the array-op fast paths, numba disabled through ``XCROP_NO_NUMBA``
     (read per call; process-wide, so not thread-safe); ``"generic"``:
     :func:`xcrop.use_generic`. Raises ValueError for another name.
     """
     import xcrop
 
-    if path not in PATHS:
+    if path not in (*PATHS, DEFAULT):
         raise ValueError(f"path must be one of {PATHS}, got {path!r}")
     if path == "generic":
         with xcrop.use_generic():
@@ -192,5 +196,10 @@ def serve_path(path: str) -> Iterator[None]:
             else:
                 os.environ["XCROP_NO_NUMBA"] = old
         return
+    from .._backends.numba import loader
+
+    # On first use the kernels build in the background while the array paths serve: wait,
+    # or "fast" would check the array paths (a no-op once they are ready).
+    loader.compile_kernels()
     with xcrop.use_generic(False):  # lifts an enclosing use_generic()
         yield

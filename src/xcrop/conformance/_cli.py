@@ -7,12 +7,18 @@ skipped, failed, worst ulp, time); ``--json`` and ``--junit`` write machine-read
 reports (one JUnit testcase per fixture x backend x path). Exit status: 0 when nothing
 failed, 1 on any failure (or when nothing could run), 2 on a usage error.
 
-Paths: ``fast`` is whatever the registry picks (the numba kernel where numba is
-installed), ``fast_array`` the array-op fast paths with numba disabled (only for NumPy
-and torch, and only when numba is installed: otherwise ``fast`` already is that path),
-``generic`` the array-API reference path (:func:`xcrop.use_generic`). A case whose
-operation has no fast path on a backend is *skipped* on ``fast``, with that reason: the
-generic path serves it and is checked under ``generic``.
+Paths: by default every fixture runs once per backend on ``default``, the path dispatch
+picks for it, which is what a user's call gets (the numba kernel, an array-op fast path,
+or the generic path where an operation has none). ``--path all`` is the exhaustive
+matrix: ``fast`` (dispatch's choice, for the operations that have a fast path on the
+backend), ``fast_array`` (the same with numba disabled, where that changes the path:
+NumPy, torch and JAX crops and glimpses with numba installed) and ``generic`` (the
+array-API reference path, :func:`xcrop.use_generic`, for everything). Combinations that
+cannot exist are not run (they are listed in a note), rather than reported as skipped.
+
+Progress goes to stderr from the first moment: a line saying what will run, a message
+while numba compiles its kernels (once per machine), a live bar (tqdm, on a terminal) or
+a line per suite and a heartbeat, and a summary line per suite.
 """
 
 from __future__ import annotations
@@ -24,13 +30,13 @@ import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TextIO
 
 import numpy as np
 
-from ..capabilities import has_fast_path, max_ulp
+from ..capabilities import NUMBA_OPERATIONS, has_fast_path, max_ulp
 from ._adapters import (
     ADAPTERS,
+    DEFAULT,
     PATHS,
     Adapter,
     UnsupportedByBackend,
@@ -45,6 +51,7 @@ from ._impl import (
     not_applicable,
     run_impl_case,
 )
+from ._progress import Progress
 from ._report import (
     Row,
     finite,
@@ -93,6 +100,17 @@ class Target:
     def name(self) -> str:
         return f"{self.adapter.name}/{self.path}"
 
+    def applies(self, op: str) -> bool:
+        """Whether ``op`` runs on this target: ``fast`` only where the backend has a fast
+        path for it, ``fast_array`` only where numba changes that fast path."""
+        a = self.adapter
+        if self.path in (DEFAULT, "generic"):
+            return True
+        fast = has_fast_path(op, a.library, a.device_kind)
+        if self.path == "fast":
+            return fast
+        return fast and op in NUMBA_OPERATIONS and a.device_kind == "cpu"
+
 
 def targets_for(adapters: list[Adapter], paths: list[str]) -> tuple[list[Target], list[str]]:
     """The (backend, path) pairs to run, and notes on the pairs left out and why."""
@@ -100,8 +118,8 @@ def targets_for(adapters: list[Adapter], paths: list[str]) -> tuple[list[Target]
     for a in adapters:
         for p in paths:
             if p == "fast_array":
-                if a.library not in ("numpy", "torch"):
-                    continue  # the numba switch changes nothing on other libraries
+                if a.library not in ("numpy", "torch", "jax"):
+                    continue  # no numba kernels there: fast_array would be fast again
                 if not numba_installed():
                     notes.append(f"{a.name}/fast_array not run: numba is not installed, so "
                                  f"{a.name}/fast already is the array-op fast path")
@@ -114,12 +132,6 @@ def run_case(case: Case, target: Target) -> Result:
     """Run one fixture on one target (the adapter must be active) and judge it."""
     adapter = target.adapter
     res = Result(case.suite, case.id, case.op, adapter.name, target.path, "exact")
-    fast = has_fast_path(case.op, adapter.library, adapter.device_kind)
-    if target.path != "generic" and not fast:
-        res.status = "skipped"
-        res.message = (f"no fast path registered for {case.op} on {adapter.library}; the "
-                       f"generic path serves it (checked under path=generic)")
-        return res
     start = time.perf_counter()
     try:
         with serve_path(target.path):
@@ -168,41 +180,6 @@ def _judge(case: Case, adapter: Adapter, res: Result) -> None:
         res.status = "within_bound"
 
 
-# ----------------------------------------------------------------------------------------
-# progress
-
-
-class Progress:
-    """Progress on stderr: one line per (target, suite) with counts and elapsed time, and a
-    live counter inside a suite when stderr is a terminal."""
-
-    def __init__(self, stream: TextIO | None) -> None:
-        self.stream = stream
-        self.tty = bool(stream is not None and stream.isatty())
-        self.start = time.perf_counter()
-        self.width = 0
-
-    def tick(self, label: str, i: int, n: int) -> None:
-        if self.stream is not None and self.tty and (i % 10 == 0 or i == n):
-            text = f"{label}: {i}/{n}"
-            self.width = max(self.width, len(text))
-            print(f"\r{text}", end="", file=self.stream, flush=True)
-
-    def suite_done(self, label: str, results: list[Any], seconds: float) -> None:
-        if self.stream is None:
-            return
-        counts: dict[str, int] = {}
-        for r in results:
-            counts[r.status] = counts.get(r.status, 0) + 1
-        summary = ", ".join(f"{v} {k}" for k, v in sorted(counts.items()))
-        elapsed = time.perf_counter() - self.start
-        line = (f"{label}: {len(results)} cases ({summary}) in {seconds:.1f} s "
-                f"[elapsed {elapsed:.0f} s]")
-        if self.tty:  # overwrite the live counter
-            line = "\r" + line.ljust(self.width)
-        print(line, file=self.stream, flush=True)
-
-
 def summarize(results: list[Result]) -> list[Row]:
     rows: dict[tuple[str, str, str], Row] = {}
     for r in results:
@@ -235,41 +212,89 @@ def run_xcrop(cases_by_suite: dict[str, list[Case]], targets: list[Target],
     for target in targets:
         with target.adapter.active():
             for suite, cases in cases_by_suite.items():
-                label = f"{target.name} {suite}"
+                cases = [c for c in cases if target.applies(c.op)]
+                if not cases:
+                    continue
+                progress.begin(f"{target.name} {suite}", len(cases))
                 start = time.perf_counter()
                 suite_results = []
-                for i, case in enumerate(cases, 1):
+                for case in cases:
                     suite_results.append(run_case(case, target))
-                    progress.tick(label, i, len(cases))
-                progress.suite_done(label, suite_results, time.perf_counter() - start)
+                    progress.tick()
+                progress.suite_done(suite_results, time.perf_counter() - start)
                 results.extend(suite_results)
     return results
+
+
+def _left_out(cases_by_suite: dict[str, list[Case]], targets: list[Target]) -> list[str]:
+    """Notes on the operations a target does not run (no fast path there, or no numba)."""
+    ops = sorted({c.op for cs in cases_by_suite.values() for c in cs})
+    notes = []
+    for t in targets:
+        missing = [OP_GROUPS[op] for op in ops if not t.applies(op)]
+        if missing:
+            why = ("no fast path on this backend: generic serves them (see path generic)"
+                   if t.path == "fast" else "numba does not change their fast path")
+            notes.append(f"{t.name} does not run {', '.join(missing)}: {why}")
+    return notes
+
+
+def _compile_numba(targets: list[Target], progress: Progress) -> None:
+    """Compile (or load) the numba kernels up front, saying so when it is a real compile:
+    the paths that use them must find them ready (a first call would otherwise be served
+    by the array path while they compile in the background)."""
+    if not any(t.path in (DEFAULT, "fast") and t.adapter.library in ("numpy", "torch", "jax")
+               for t in targets):
+        return
+    from .._backends.numba import loader
+
+    said: list[str] = []
+
+    def say(message: str) -> None:
+        said.append(message)
+        progress.line(message)
+
+    seconds = loader.compile_kernels(progress=say)
+    if said:
+        progress.line(f"numba kernels ready in {seconds:.0f} s (cached on disk from now on)")
 
 
 def main_xcrop(args: argparse.Namespace, cases_by_suite: dict[str, list[Case]],
                header: str) -> int:
     adapters = [a for a in ADAPTERS if not args.backend or a.name in args.backend]
-    chosen = set(args.path or ["all"])
+    chosen = set(args.path or [DEFAULT])
     if "all" in chosen:
-        chosen = set(PATHS)
-    if "fast" in chosen:
-        chosen.add("fast_array")
-    paths = [p for p in PATHS if p in chosen]
+        chosen = (chosen - {"all"}) | set(PATHS)
+    paths = [p for p in (DEFAULT, *PATHS) if p in chosen]
     targets, notes = targets_for(adapters, paths)
     runnable, not_run = [], []
     for t in targets:
         reason = t.adapter.skip_reason()
         (not_run if reason else runnable).append((t, reason))
-    progress = Progress(None if args.quiet else sys.stderr)
-    results = run_xcrop(cases_by_suite, [t for t, _ in runnable], progress)
+    run_targets = [t for t, _ in runnable]
+    notes += _left_out(cases_by_suite, run_targets)
+    total = sum(1 for t in run_targets for cs in cases_by_suite.values() for c in cs
+                if t.applies(c.op))
+    progress = Progress(None if args.quiet else sys.stderr, total)
+    backends = sorted({t.adapter.name for t in run_targets}, key=[a.name for a in ADAPTERS].index)
+    progress.line(f"{total} case runs: {len(cases_by_suite)} suites on "
+                  f"{', '.join(backends) or 'no backend'} (path {', '.join(paths)}); numba "
+                  f"{'installed' if numba_installed() else 'not installed'}")
+    try:
+        _compile_numba(run_targets, progress)
+        results = run_xcrop(cases_by_suite, run_targets, progress)
+    finally:
+        progress.close()
     # A backend that cannot run still appears in every report, every case skipped.
     all_cases = [c for cs in cases_by_suite.values() for c in cs]
     for t, reason in not_run:
         results.extend(Result(c.suite, c.id, c.op, t.adapter.name, t.path, "skipped",
-                              message=f"backend not run: {reason}") for c in all_cases)
+                              message=f"backend not run: {reason}")
+                       for c in all_cases if t.applies(c.op))
     rows = summarize(results)
     print(header)
     print(xcrop_table(rows))
+    print(f"wall time {progress.elapsed():.0f} s")
     for note in notes:
         print(f"note: {note}")
     for t, reason in not_run:
@@ -322,16 +347,21 @@ def main_impl(args: argparse.Namespace, cases_by_suite: dict[str, list[Case]],
         print("error: the selected suites hold no crop_and_resize cases (--impl checks "
               "crop_and_resize only)", file=sys.stderr)
         return 2
-    progress = Progress(None if args.quiet else sys.stderr)
+    progress = Progress(None if args.quiet else sys.stderr,
+                        sum(len(cs) for cs in crop_suites.values()))
     results: list[ImplCaseResult] = []
-    for suite, cases in crop_suites.items():
-        start = time.perf_counter()
-        suite_results = []
-        for i, case in enumerate(cases, 1):
-            suite_results.append(run_impl_case(case, fn, args.impl_backend, args.max_ulp))
-            progress.tick(f"{args.impl} {suite}", i, len(cases))
-        progress.suite_done(f"{args.impl} {suite}", suite_results, time.perf_counter() - start)
-        results.extend(suite_results)
+    try:
+        for suite, cases in crop_suites.items():
+            progress.begin(f"{args.impl} {suite}", len(cases))
+            start = time.perf_counter()
+            suite_results = []
+            for case in cases:
+                suite_results.append(run_impl_case(case, fn, args.impl_backend, args.max_ulp))
+                progress.tick()
+            progress.suite_done(suite_results, time.perf_counter() - start)
+            results.extend(suite_results)
+    finally:
+        progress.close()
     print(header)
     print(f"implementation: {args.impl} (inputs as {args.impl_backend}; pass = within "
           f"{args.max_ulp} ulp of TF)")
@@ -401,10 +431,12 @@ def build_parser(prog: str = "python -m xcrop.conformance") -> argparse.Argument
                         help="backend to run (repeatable; default: every backend, those not "
                              "installed are reported as skipped)")
     parser.add_argument("--path", action="append",
-                        choices=("fast", "fast_array", "generic", "all"),
-                        help="implementation path (repeatable): fast (the registry's choice, "
-                             "plus fast_array = numba disabled), fast_array, generic, or all "
-                             "(default)")
+                        choices=(DEFAULT, *PATHS, "all"),
+                        help="implementation path (repeatable): default (what dispatch picks "
+                             "for each call, as a user's call gets it; the default), fast (the "
+                             "fast paths, for the operations that have one), fast_array (the "
+                             "same with numba disabled), generic (the reference path), or all "
+                             "(fast, fast_array and generic: the exhaustive matrix)")
     parser.add_argument("--suite", action="append",
                         help="fixture suite (repeatable; default: all; see --list)")
     parser.add_argument("--list", action="store_true", help="list the suites and exit")
@@ -428,6 +460,8 @@ def build_parser(prog: str = "python -m xcrop.conformance") -> argparse.Argument
 def main(argv: list[str] | None = None, prog: str = "python -m xcrop.conformance") -> int:
     parser = build_parser(prog)
     args = parser.parse_args(argv)
+    if not (args.quiet or args.list):  # a first line at once, before anything slow
+        print(f"{prog}: loading the recorded TF fixtures…", file=sys.stderr, flush=True)
     try:
         directory = args.fixtures or default_fixture_dir()
         provenance = fixture_provenance(directory)
