@@ -23,8 +23,10 @@ float32 recipe (``_core.coordinates``, ported below operation for operation), th
 plan (``_reference.indexing.crop_plan``), then the same kernels (``crop``, ``random``) the
 NumPy fast paths run. Value errors (box index out of range, non-finite box, coordinates
 overflowing float32) are found in TF's order before anything is written and returned as
-an XLA FFI error with xcrop's message (``_core.validation``'s words, formatted by Python
-in an object-mode block: only on that error path does the handler take the GIL).
+an XLA FFI error with xcrop's message (``_core.validation``'s words). Python formats it,
+called back through a C symbol this module defines: only on that error path does a
+handler take the GIL. (Not numba's object mode: its blocks, loaded from numba's disk
+cache, called the wrong function, and the error was lost.)
 
 The handlers are compiled on first use, one per target, and cached on disk like the
 kernels (``cache=True``).
@@ -32,11 +34,13 @@ kernels (``cache=True``).
 
 from __future__ import annotations
 
+import ctypes
 import math
 from typing import Any
 
 import numba
 import numpy as np
+from llvmlite import binding as llvm
 from numba import types
 
 from ..._core import random as core_random
@@ -44,9 +48,11 @@ from ..._reference.extract_glimpse import GAUSSIAN_STREAM, UNIFORM_STREAM
 from . import crop as K
 from . import random as R
 from .xla_ffi import (
+    BOX_ERROR_SYMBOL,
     CALL_FRAME_WORDS,
     ERR_INVALID_ARGUMENT,
     ERR_OUT_OF_RANGE,
+    ERROR_CREATE_ARGS_SIZE,
     F32,
     F64,
     PROCEED,
@@ -60,6 +66,7 @@ from .xla_ffi import (
     address,
     arg_buffer,
     begin,
+    box_error_callback,
     buffer_dims,
     buffer_dtype,
     error,
@@ -67,6 +74,7 @@ from .xla_ffi import (
     pointer,
     ret_buffer,
     scalar_attr,
+    text,
     typed,
     words,
 )
@@ -84,31 +92,67 @@ BILINEAR, NEAREST = 0, 1
 
 
 # ----------------------------------------------------------------------------------------
-# error messages (Python, on the error path only)
+# error messages: Python, called back on the error path only
 # ----------------------------------------------------------------------------------------
 
-def _format(kind: int, i: int, value: int, batch: int, row: Any, gradient: bool) -> Any:
+class _ErrorCreateArgs(ctypes.Structure):
+    # XLA_FFI_Error_Create_Args
+    _fields_ = [("struct_size", ctypes.c_size_t), ("extension_start", ctypes.c_void_p),
+                ("message", ctypes.c_char_p), ("errc", ctypes.c_int)]
+
+
+_ERROR_CREATE = ctypes.CFUNCTYPE(ctypes.c_void_p, ctypes.POINTER(_ErrorCreateArgs))
+
+
+def box_error_message(kind: int, i: int, value: int, batch: int, row: list[float],
+                      gradient: bool) -> str:
+    """xcrop's message for bad box ``i`` (``_core.validation``'s words)."""
     from ..._core import validation as V
 
-    box = [float(v) for v in row]
     if kind == BOX_INDEX:
-        text = V.box_index_message(batch, i, value)
-    elif kind == NON_FINITE:
-        text = V.non_finite_message(i, box, V.OVERRUN if gradient else "")
-    else:
-        text = V.overflow_message(i, box)
-    return np.frombuffer(text.encode(), np.uint8).copy()
+        return V.box_index_message(batch, i, value)
+    if kind == NON_FINITE:
+        return V.non_finite_message(i, row, V.OVERRUN if gradient else "")
+    return V.overflow_message(i, row)
+
+
+def _box_error(api: int, kind: int, i: int, value: int, batch: int, y1: float, x1: float,
+               y2: float, x2: float, gradient: int) -> int:
+    # ctypes acquires the GIL for this call. An exception must not escape into XLA (ctypes
+    # would print and return 0): the handler then reports a message of its own.
+    try:
+        text = box_error_message(kind, i, value, batch, [y1, x1, y2, x2], bool(gradient))
+        create = _ERROR_CREATE(ctypes.c_void_p.from_address(api + 6 * 8).value)
+        args = _ErrorCreateArgs(ERROR_CREATE_ARGS_SIZE, None, text.encode(),
+                                ERR_OUT_OF_RANGE if kind == BOX_INDEX else ERR_INVALID_ARGUMENT)
+        return int(create(ctypes.byref(args)) or 0)  # XLA_FFI_Error_Create copies the text
+    except BaseException:
+        return 0
+
+
+_BOX_ERROR_TYPE = ctypes.CFUNCTYPE(ctypes.c_int64, *[ctypes.c_int64] * 5,
+                                   *[ctypes.c_double] * 4, ctypes.c_int64)
+_box_error_c = _BOX_ERROR_TYPE(_box_error)  # kept alive as long as the module
+llvm.add_symbol(BOX_ERROR_SYMBOL, ctypes.cast(_box_error_c, ctypes.c_void_p).value)
 
 
 @numba.njit(cache=True)
-def _box_error(api: int, kind: int, i: int, value: int, batch: int, boxes: Any,
-               gradient: bool) -> int:
-    row = np.empty(4, np.float64)
-    for j in range(4):
-        row[j] = boxes[i, j]
-    with numba.objmode(text="uint8[::1]"):
-        text = _format(kind, i, value, batch, row, gradient)
-    return error(api, text, ERR_OUT_OF_RANGE if kind == BOX_INDEX else ERR_INVALID_ARGUMENT)
+def _report(api: int, kind: int, i: int, value: int, batch: int, boxes: Any,
+            gradient: bool) -> int:
+    """The error for bad box ``i``: xcrop's message, or a shorter one of the handler's own
+    should Python fail to make it."""
+    err = box_error_callback(api, kind, i, value, batch, np.float64(boxes[i, 0]),
+                             np.float64(boxes[i, 1]), np.float64(boxes[i, 2]),
+                             np.float64(boxes[i, 3]), 1 if gradient else 0)
+    if err != 0:
+        return err
+    if kind == BOX_INDEX:
+        return error(api, text("box_indices has values outside [0, batch_size)"),
+                     ERR_OUT_OF_RANGE)
+    if kind == NON_FINITE:
+        return error(api, text("boxes must be finite"), ERR_INVALID_ARGUMENT)
+    return error(api, text("boxes overflow float32 when mapped to image coordinates"),
+                 ERR_INVALID_ARGUMENT)
 
 
 # ----------------------------------------------------------------------------------------
@@ -147,11 +191,11 @@ def check_boxes(api: int, boxes: Any, box_indices: Any, batch: int, height: int,
     n = boxes.shape[0]
     for i in range(n):
         if box_indices[i] < 0 or box_indices[i] >= batch:
-            return _box_error(api, BOX_INDEX, i, box_indices[i], batch, boxes, gradient)
+            return _report(api, BOX_INDEX, i, box_indices[i], batch, boxes, gradient)
     for i in range(n):
         for j in range(4):
             if not np.isfinite(boxes[i, j]):
-                return _box_error(api, NON_FINITE, i, 0, batch, boxes, gradient)
+                return _report(api, NON_FINITE, i, 0, batch, boxes, gradient)
     for i in range(n):
         _coordinates(boxes[i, 0], boxes[i, 2], height, in_y[i])
         _coordinates(boxes[i, 1], boxes[i, 3], width, in_x[i])
@@ -161,7 +205,7 @@ def check_boxes(api: int, boxes: Any, box_indices: Any, batch: int, height: int,
         for k in range(in_x.shape[1]):
             undefined |= np.isnan(in_x[i, k])
         if undefined:
-            return _box_error(api, OVERFLOW, i, 0, batch, boxes, gradient)
+            return _report(api, OVERFLOW, i, 0, batch, boxes, gradient)
     return 0
 
 

@@ -37,6 +37,7 @@ from numba.extending import intrinsic
 
 __all__ = [
     "ARG_BUFFER",
+    "BOX_ERROR_SYMBOL",
     "CALL_FRAME_WORDS",
     "DTYPE_CODES",
     "F32",
@@ -46,12 +47,14 @@ __all__ = [
     "address",
     "arg_buffer",
     "begin",
+    "box_error_callback",
     "buffer_dims",
     "buffer_size",
     "error",
     "pointer",
     "ret_buffer",
     "scalar_attr",
+    "text",
     "typed",
     "words",
 ]
@@ -129,6 +132,28 @@ def _call_pointer(typingctx: Any, fn: Any, arg: Any) -> Any:
     return types.int64(types.int64, types.int64), codegen
 
 
+#: The C symbol under which the handlers call back into Python to report a bad box
+#: (``ffi_handlers`` defines it; resolved when a handler is loaded, so the cached
+#: machine code stays valid in every process).
+BOX_ERROR_SYMBOL = "xcrop_xla_ffi_box_error"
+
+
+@intrinsic
+def box_error_callback(typingctx: Any, api: Any, kind: Any, i: Any, value: Any, batch: Any,
+                       y1: Any, x1: Any, y2: Any, x2: Any, gradient: Any) -> Any:
+    """``BOX_ERROR_SYMBOL(api, kind, i, value, batch, y1, x1, y2, x2, gradient)``: the
+    ``XLA_FFI_Error*`` (int64) of a bad box, 0 if it could not be made."""
+    i64, f64 = types.int64, types.float64
+    sig = i64(i64, i64, i64, i64, i64, f64, f64, f64, f64, i64)
+
+    def codegen(context: Any, builder: Any, signature: Any, args: Any) -> Any:
+        li64, lf64 = ir.IntType(64), ir.DoubleType()
+        fnty = ir.FunctionType(li64, [li64] * 5 + [lf64] * 4 + [li64])
+        fn = cgutils.get_or_insert_function(builder.module, fnty, BOX_ERROR_SYMBOL)
+        return builder.call(fn, args)
+    return sig, codegen
+
+
 @numba.njit(inline="always")
 def words(addr: int, n: int) -> Any:
     """The ``n`` 8-byte words at ``addr`` as a writable int64 array."""
@@ -157,7 +182,8 @@ def error(api: int, message: Any, code: int) -> int:
 
 
 @numba.njit
-def _text(s: str) -> Any:
+def text(s: str) -> Any:
+    """ASCII ``s`` as uint8 bytes (the handlers' own messages)."""
     out = np.empty(len(s), np.uint8)
     for k in range(len(s)):
         out[k] = ord(s[k]) & 0x7F
@@ -168,7 +194,7 @@ def _text(s: str) -> Any:
 def internal_error(api: int, what: str) -> int:
     """An INTERNAL error: the call frame is not what the handler was written for (a
     jaxlib with another FFI layout, or a target called with other operands)."""
-    return error(api, _text("xcrop XLA FFI handler: " + what), ERR_INTERNAL)
+    return error(api, text("xcrop XLA FFI handler: " + what), ERR_INTERNAL)
 
 
 @numba.njit(inline="always")
