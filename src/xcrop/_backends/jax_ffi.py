@@ -15,9 +15,11 @@ check values; these paths put one custom call in the program instead
   indices) feeds the generic gradient, so they cannot be skipped; the gradient itself is
   the generic one.
 
-A failed check surfaces when the computation runs (at the latest when its result is
-read) as the ``ValueError`` JAX raises for a failed custom call; its message is xcrop's,
-after XLA's status prefix (``INVALID_ARGUMENT: `` or ``OUT_OF_RANGE: ``).
+A failed check surfaces when the computation runs, as the error JAX raises for a failed
+custom call: ``jax.errors.JaxRuntimeError`` (a ``RuntimeError``) from the first call of a
+jitted function, ``ValueError`` from its later calls (JAX's C++ dispatch), in both cases
+with xcrop's message after XLA's status prefix (``INVALID_ARGUMENT: `` or
+``OUT_OF_RANGE: ``). JAX offers no way to raise xcrop's own exception types from there.
 
 ``vmap``: ``vmap_method="expand_dims"``: the handler gets the batched operands with their
 extra leading dimensions and loops over them in compiled code.
