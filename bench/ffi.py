@@ -9,13 +9,18 @@ through the FFI path (after), and the eager JAX fast path. Each runner is compil
 called once first; then the runners are called in turn, ``--repeats`` rounds, and the
 medians are printed (ratio = TF median / runner median). Last: the fixed cost of one
 jitted FFI call on a tiny input, beside a jitted ``x + 1``.
+
+TF and JAX need not share an environment: ``--tf-python PATH`` times TF first, in a
+subprocess of that interpreter (``--tf-only``), with the same workloads and repeats.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import statistics
+import subprocess
 import sys
 import time
 from collections.abc import Callable
@@ -91,18 +96,9 @@ def _train_runners() -> dict[str, Callable[[], Any]]:
     step = jax.grad(loss, argnums=(0, 1))
     out = _variants(step, args, dict(op="train", eager=False))
     try:
-        import tensorflow as tf
+        return {"tf": _tf_train(), **out}
     except ImportError:
         return out
-    ti, tb, tx = (tf.constant(w[k]) for k in ("image", "boxes", "idx"))
-
-    def tf_step() -> Any:
-        with tf.GradientTape() as tape:
-            tape.watch([ti, tb])
-            y = tf.reduce_sum(tf.image.crop_and_resize(ti, tb, tx, w["size"]) ** 2)
-        return [g.numpy() for g in tape.gradient(y, [ti, tb])]
-
-    return {"tf": tf_step, **out}
 
 
 def _median(runners: dict[str, Callable[[], Any]], repeats: int) -> dict[str, float]:
@@ -149,16 +145,54 @@ def _overhead(repeats: int) -> None:
         print(f"  {k:28s} {statistics.median(samples) * 1e6:8.1f} us")
 
 
+FORWARD = ("roi_head", "small_crops", "glimpse_uniform")
+TRAIN = "train_roi_head: jax.jit(jax.grad) (forward and both gradients)"
+
+
+def _tf_only(opts: argparse.Namespace) -> None:
+    works = forward_workloads()
+    out = {name: _median({"tf": _tf(works[name])}, opts.repeats)["tf"] for name in FORWARD}
+    out[TRAIN] = _median({"tf": _tf_train()}, opts.train_repeats)["tf"]
+    print(json.dumps(out))
+
+
+def _tf_train() -> Callable[[], Any]:
+    import tensorflow as tf
+
+    w = forward_workloads()["roi_head"]
+    ti, tb, tx = (tf.constant(w[k]) for k in ("image", "boxes", "idx"))
+
+    def step() -> Any:
+        with tf.GradientTape() as tape:
+            tape.watch([ti, tb])
+            y = tf.reduce_sum(tf.image.crop_and_resize(ti, tb, tx, w["size"]) ** 2)
+        return [g.numpy() for g in tape.gradient(y, [ti, tb])]
+
+    return step
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=7)
     parser.add_argument("--train-repeats", type=int, default=3)
+    parser.add_argument("--tf-python", help="an interpreter with TensorFlow, run first")
+    parser.add_argument("--tf-only", action="store_true", help=argparse.SUPPRESS)
     opts = parser.parse_args()
+    if opts.tf_only:
+        _tf_only(opts)
+        return
+    tf: dict[str, float] = {}
+    if opts.tf_python:
+        cmd = [opts.tf_python, __file__, "--tf-only", "--repeats", str(opts.repeats),
+               "--train-repeats", str(opts.train_repeats)]
+        tf = json.loads(subprocess.run(cmd, check=True, capture_output=True,
+                                       text=True).stdout.splitlines()[-1])
     works = forward_workloads()
-    for name in ("roi_head", "small_crops", "glimpse_uniform"):
-        _report(name, _median(_runners(works[name]), opts.repeats))
-    _report("train_roi_head: jax.jit(jax.grad) (forward and both gradients)",
-            _median(_train_runners(), opts.train_repeats))
+    for name in FORWARD:
+        medians = _median(_runners(works[name]), opts.repeats)
+        _report(name, {"tf": tf[name], **medians} if name in tf else medians)
+    medians = _median(_train_runners(), opts.train_repeats)
+    _report(TRAIN, {"tf": tf[TRAIN], **medians} if TRAIN in tf else medians)
     _overhead(opts.repeats)
 
 
