@@ -8,7 +8,9 @@ computation with xcrop's message.
 
 from __future__ import annotations
 
+import os
 import re
+import zlib
 
 import numpy as np
 import pytest
@@ -51,6 +53,12 @@ def _ffi_calls(lowered) -> set[str]:
 # ----------------------------------------------------------------------------------------
 
 FORWARD = [c for c in load_all() if c.op in ("crop_and_resize", "extract_glimpse")]
+# Each case is a fresh trace and XLA compile (~0.1 s; no two share shapes). The three
+# large random suites run every other case by default; XCROP_JAX_SAMPLE=all runs them all.
+_LARGE = ("crop_random", "glimpse_v1", "glimpse_v2")
+if os.environ.get("XCROP_JAX_SAMPLE") != "all":
+    FORWARD = [c for c in FORWARD
+               if c.suite not in _LARGE or zlib.crc32(c.key.encode()) % 2 == 0]
 
 
 def _wide(case) -> bool:

@@ -512,6 +512,33 @@ def _portable_sqrt(x: Any) -> Any:
 
 
 @numba.njit(cache=True)
+def _has_nan(flat: Any) -> bool:
+    """Whether the 1-D float32 ``flat`` holds a NaN: branch-free blocks (vectorized, as
+    ``crop.any_tiny``)."""
+    for s in range(0, flat.shape[0], 4096):
+        block = flat[s:s + 4096]
+        hit = np.int32(0)
+        for k in range(block.shape[0]):
+            hit |= np.int32(block[k] != block[k])
+        if hit:
+            return True
+    return False
+
+
+@numba.njit(cache=True, fastmath={"nnan", "nsz"})
+def _min_max_no_nan(flat: Any) -> Any:
+    """``(min, max)`` of a NaN-free 1-D float32 array. ``nnan``/``nsz`` let LLVM vectorize
+    the reductions; exact: min and max are exact in any order, and the sign of a zero
+    extreme cannot change the uniform fill (``u * (hi - lo) + lo`` with ``hi - lo >= 0``)."""
+    a = flat[0]
+    z = flat[0]
+    for k in range(1, flat.shape[0]):
+        a = min(a, flat[k])
+        z = max(z, flat[k])
+    return a, z
+
+
+@numba.njit(cache=True)
 def glimpse_example(image: Any, offsets: Any, out: Any, version: int, centered: bool,
                     normalized: bool, kind: int, seed: Any) -> None:
     """One glimpse: ``image (B, H, W, D)`` float32, ``offsets (B, 2)``, into
@@ -539,13 +566,11 @@ def glimpse_example(image: Any, offsets: Any, out: Any, version: int, centered: 
             continue
         if kind == R.UNIFORM:  # min and max over the whole image (NaN propagates)
             flat = pixels[b].reshape(-1)
-            a = flat[0]
-            z = flat[0]
-            for k in range(1, flat.shape[0]):
-                a = R.np_min(a, flat[k])
-                z = R.np_max(z, flat[k])
-            lo[b, :] = a
-            hi[b, :] = z
+            if _has_nan(flat):
+                lo[b, :] = np.nan
+                hi[b, :] = np.nan
+            else:
+                lo[b, :], hi[b, :] = _min_max_no_nan(flat)
         else:  # per channel: min, max, and the portable mean and std
             for d in range(depth):
                 lo[b, d] = pixels[b, 0, d]
