@@ -99,7 +99,11 @@ LIMITATIONS: tuple[Limitation, ...] = (
         "under jit: crop_and_resize 44/61 bit-exact, worst deviation 45% of the output's "
         "range (one border pixel); extract_glimpse 24/25 (one offset rounded across a "
         "pixel). Use eager calls where bits matter. Under tracing only shapes, dtypes and "
-        "static arguments are validated.",
+        "static arguments are validated. Exception: on CPU with numba installed, "
+        "crop_and_resize and extract_glimpse under jit/vmap/grad run xcrop's numba kernels "
+        "as XLA FFI custom calls, bit-exact on every forward fixture, with box values "
+        "checked when the program runs; the gradients there are checked the same way but "
+        "computed by the generic path.",
         mode="jit",
     ),
     Limitation(

@@ -7,11 +7,12 @@ Eager generic JAX dispatches (and on a new shape compiles) every elementwise ope
 separately: about 0.9 s for the RoI-head benchmark call, against about 15 ms here.
 
 Only concrete arrays on one CPU device: traced calls (``jax.jit``, ``vmap``, ``grad``)
-take the generic path, since these paths are not ``traceable``, and so do GPU and TPU
-arrays. Bits: those of the NumPy fast paths, which are conformance-tested bit-exact. The
-sample coordinates come from validation, which for CPU arrays runs on NumPy views too;
-eager JAX and NumPy compute them identically (every op rounds to float32, no
-contraction across ops).
+take the traceable XLA FFI paths of ``jax_ffi`` (the numba kernels as custom calls) where
+numba is installed, else the generic path; GPU and TPU arrays take the generic path.
+Bits: those of the NumPy fast paths, which are conformance-tested bit-exact. The sample
+coordinates come from validation, which for CPU arrays runs on NumPy views too; eager
+JAX and NumPy compute them identically (every op rounds to float32, no contraction
+across ops).
 """
 
 from __future__ import annotations
@@ -146,8 +147,12 @@ def _numba_grad_boxes(args: GradBoxesArgs) -> Any:
 
 
 def paths() -> list[dict[str, Any]]:
-    """The JAX fast paths (see ``_backends.builtin_paths``)."""
+    """The JAX fast paths (see ``_backends.builtin_paths``): the eager ones here, the
+    traceable XLA FFI ones of ``jax_ffi``."""
+    from . import jax_ffi
+
     return [
+        *jax_ffi.paths(),
         dict(operation="crop_and_resize", backend="jax", implementation=_crop,
              predicate=_crop_predicate, name="jax CPU fast path", priority=-1, device="cpu"),
         dict(operation="crop_and_resize", backend="jax", implementation=_numba_crop,

@@ -124,6 +124,9 @@ class GradImageArgs:
     image_shape: tuple[int, int, int, int]  # (B, H, W, D)
     method: str
     dtype: Any  # the backend's float16/float32/float64 dtype object: the result's dtype
+    # (n, 4) float32, or None: the boxes the coordinates come from (paths that check
+    # values while the program runs need them; under tracing validation cannot)
+    boxes: Any = None
 
     @property
     def image(self) -> Any:

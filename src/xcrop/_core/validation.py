@@ -49,9 +49,13 @@ from .errors import BoxIndexError, InvalidArgumentError, UnsupportedDTypeError
 from .float32 import flush_subnormals
 
 __all__ = [
+    "OVERRUN",
+    "box_index_message",
     "check_box_values",
     "check_coordinates",
     "first_violation",
+    "non_finite_message",
+    "overflow_message",
     "validate_crop_and_resize",
     "validate_extract_glimpse",
     "validate_grad_boxes",
@@ -75,15 +79,10 @@ def check_box_values(xp: Any, boxes: Any, box_indices: Any, batch: int,
     """Box-index range, then box finiteness (TF's order). Skipped for traced values."""
     i = first_violation(xp, (box_indices < 0) | (box_indices >= batch))
     if i is not None:
-        raise BoxIndexError(
-            f"box_indices has values outside [0, batch_size) = [0, {batch}): "
-            f"box_indices[{i}] = {int(box_indices[i])}"
-        )
+        raise BoxIndexError(box_index_message(batch, i, int(box_indices[i])))
     i = first_violation(xp, ~xp.all(xp.isfinite(boxes), axis=1))
     if i is not None:
-        raise InvalidArgumentError(
-            f"boxes must be finite; boxes[{i}] = {_row(boxes, i)} is not{why}"
-        )
+        raise InvalidArgumentError(non_finite_message(i, _row(boxes, i), why))
 
 
 def check_coordinates(xp: Any, boxes: Any, *coords: Any) -> None:
@@ -94,11 +93,28 @@ def check_coordinates(xp: Any, boxes: Any, *coords: Any) -> None:
         undefined = undefined | xp.any(xp.isnan(c), axis=1)
     i = first_violation(xp, undefined)
     if i is not None:
-        raise InvalidArgumentError(
-            f"boxes[{i}] = {_row(boxes, i)} overflows float32 when mapped to image "
+        raise InvalidArgumentError(overflow_message(i, _row(boxes, i)))
+
+
+# The value errors' messages, shared with the compiled checks that run under jax.jit
+# (``_backends.numba.ffi_handlers``), so both report a bad box in the same words.
+
+def box_index_message(batch: int, i: int, value: int) -> str:
+    """:class:`BoxIndexError`'s message for ``box_indices[i] = value``."""
+    return (f"box_indices has values outside [0, batch_size) = [0, {batch}): "
+            f"box_indices[{i}] = {value}")
+
+
+def non_finite_message(i: int, row: list[float], why: str = "") -> str:
+    """The message for a non-finite ``boxes[i] = row``."""
+    return f"boxes must be finite; boxes[{i}] = {row} is not{why}"
+
+
+def overflow_message(i: int, row: list[float]) -> str:
+    """The message for a box whose sample coordinates overflow float32."""
+    return (f"boxes[{i}] = {row} overflows float32 when mapped to image "
             f"coordinates (TF would index out of bounds here); boxes must keep "
-            f"|y|*(height-1), |x|*(width-1) and the box extents within float32 range"
-        )
+            f"|y|*(height-1), |x|*(width-1) and the box extents within float32 range")
 
 
 def _row(boxes: Any, i: int) -> list[float]:
@@ -268,7 +284,8 @@ def validate_crop_and_resize(
 # gradients (docs/semantics.md §1.7)
 # ----------------------------------------------------------------------------------------
 
-_OVERRUN = " (TF's gradient kernels would write out of bounds here)"
+#: What a gradient adds to the message of a bad box.
+OVERRUN = " (TF's gradient kernels would write out of bounds here)"
 
 
 def _grads(backend: Backend, grads: object, primary: str) -> Any:
@@ -336,11 +353,11 @@ def validate_grad_image(grads: object, boxes: object, box_indices: object,
         backend, boxes, box_indices, batch, (height, width), (ch, cw),
         # The gradient's output is caller-sized: bounded like every other output.
         _output_size("crop_and_resize_grad_image", g, shape, _ITEMSIZE[kind]),
-        _OVERRUN,
+        OVERRUN,
     )
     return GradImageArgs(backend=backend, grads=g, box_indices=box_indices, in_y=in_y,
                          in_x=in_x, image_shape=shape, method=method,  # type: ignore[arg-type]
-                         dtype=_dtype_object(xp, kind))
+                         dtype=_dtype_object(xp, kind), boxes=boxes)
 
 
 def _dtype_object(xp: Any, kind: str) -> Any:
@@ -370,7 +387,7 @@ def validate_grad_boxes(grads: object, image: object, boxes: object,
     # The forward's coordinates are computed only to reject boxes that overflow.
     _, _, boxes, box_indices = _sample_coordinates(
         backend, boxes, box_indices, image.shape[0], (height, width), (g.shape[1], g.shape[2]),
-        lambda: None, _OVERRUN)
+        lambda: None, OVERRUN)
     return GradBoxesArgs(backend=backend, grads=g, image=image, boxes=boxes,
                          box_indices=box_indices)
 

@@ -47,7 +47,7 @@ def crop_and_resize(args: CropArgs) -> Any:
             grad_image = dispatch.grad_image(GradImageArgs(
                 backend=args.backend, grads=grads, box_indices=box_indices, in_y=in_y,
                 in_x=in_x, image_shape=tuple(image.shape), method=args.method,
-                dtype=image.dtype))
+                dtype=image.dtype, boxes=boxes))
         grad_boxes = dispatch.grad_boxes(GradBoxesArgs(
             backend=args.backend, grads=grads, image=image, boxes=boxes,
             box_indices=box_indices))

@@ -1,0 +1,219 @@
+"""Traced JAX calls on CPU (``jax.jit``, ``vmap``, ``grad``): xcrop's numba kernels as XLA
+FFI custom calls, run by XLA on its own buffers, with no copy and no Python callback.
+
+Under tracing the generic path compiles to many XLA ops (0.3-0.8x TF's speed) and cannot
+check values; these paths put one custom call in the program instead
+(``numba.ffi_handlers`` has the handlers and what they compute):
+
+* ``crop_and_resize``: every image dtype (float16 converted to float32 first, exact),
+  bilinear and nearest; the sample coordinates are computed in the handler by TF's
+  float32 recipe, and a bad box (index out of range, non-finite, coordinates overflowing
+  float32) fails the call with xcrop's message;
+* ``extract_glimpse``: both versions, every fill; the seed (given, or drawn when the call
+  is traced) is an attribute of the call;
+* the gradients: the same value checks as one small custom call whose result (the box
+  indices) feeds the generic gradient, so they cannot be skipped; the gradient itself is
+  the generic one.
+
+A failed check surfaces when the computation runs, as the error JAX raises for a failed
+custom call: ``jax.errors.JaxRuntimeError`` (a ``RuntimeError``) from the first call of a
+jitted function, ``ValueError`` from its later calls (JAX's C++ dispatch), in both cases
+with xcrop's message after XLA's status prefix (``INVALID_ARGUMENT: `` or
+``OUT_OF_RANGE: ``). JAX offers no way to raise xcrop's own exception types from there.
+
+``vmap``: ``vmap_method="expand_dims"``: the handler gets the batched operands with their
+extra leading dimensions and loops over them in compiled code.
+
+Only where numba is importable and JAX's default backend is the CPU (the targets are
+registered for the CPU platform only; a program for another platform keeps the generic
+path). Each target is compiled (or loaded from numba's cache) and registered on first use.
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+from .._core import random
+from .._core.args import CropArgs, GlimpseArgs, GradBoxesArgs, GradImageArgs
+from .._core.arrays import dtype_name, is_traced
+from .numba.loader import available as numba_available
+
+__all__ = ["PREFIX", "checked_indices", "crop", "glimpse", "paths", "target", "usable"]
+
+#: Prefix of xcrop's FFI target names.
+PREFIX = "xcrop_numba_"
+NAME = "jax CPU XLA FFI path (numba kernel)"
+_NOISE = {"uniform": 0, "gaussian": 1, "zero": 2}
+_M64 = 2**64 - 1
+
+_lock = threading.Lock()
+_registered: dict[str, Any] = {}
+_ffi_ok: bool | None = None
+
+
+def _ffi_importable() -> bool:
+    global _ffi_ok
+    if _ffi_ok is None:
+        try:
+            import jax.ffi  # noqa: F401
+
+            from .numba import ffi_handlers  # noqa: F401  (imports numba)
+            _ffi_ok = True
+        except Exception:  # an old jax, or numba missing or broken
+            _ffi_ok = False
+    return _ffi_ok
+
+
+def usable(*arrays: Any) -> bool:
+    """Whether a call with these JAX arrays may take the FFI paths: one of them traced,
+    numba available, the CPU as JAX's default backend."""
+    if not any(is_traced(a) for a in arrays) or not numba_available():
+        return False
+    if not _ffi_importable():
+        return False
+    import jax
+
+    return jax.default_backend() == "cpu"
+
+
+def target(name: str) -> str:
+    """The registered FFI target of handler ``name`` (``numba.ffi_handlers.HANDLERS``),
+    compiling and registering it on first use."""
+    with _lock:
+        if name not in _registered:
+            import jax
+
+            from .numba import ffi_handlers
+
+            handler = ffi_handlers.handler(name)
+            jax.ffi.register_ffi_target(PREFIX + name, jax.ffi.pycapsule(handler.address),
+                                        platform="cpu")
+            _registered[name] = handler  # keeps the compiled code alive
+    return PREFIX + name
+
+
+def _call(name: str, shape: tuple[int, ...], dtype: Any) -> Any:
+    import jax
+
+    return jax.ffi.ffi_call(target(name), jax.ShapeDtypeStruct(shape, dtype),
+                            vmap_method="expand_dims")
+
+
+def _indices(box_indices: Any) -> Any:
+    """int32 or int64 box indices as they are; narrower integer types as int32 (exact:
+    validation already widened uint16 and wider unsigned types)."""
+    import jax.numpy as jnp
+
+    if box_indices.dtype in (jnp.int32, jnp.int64):
+        return box_indices
+    return box_indices.astype(jnp.int32)
+
+
+# ----------------------------------------------------------------------------------------
+# crop_and_resize
+# ----------------------------------------------------------------------------------------
+
+def _crop_predicate(args: CropArgs) -> bool:
+    n, _, _, depth = args.output_shape
+    return n > 0 and depth > 0 and usable(args.image, args.boxes, args.box_indices)
+
+
+def crop(args: CropArgs) -> Any:
+    """The crop of ``args`` as one custom call: float32 ``(n, ch, cw, D)``."""
+    import jax.numpy as jnp
+    import numpy as np
+
+    image = args.image
+    kind = dtype_name(jnp, image.dtype)
+    if kind == "float16":
+        image, kind = image.astype(jnp.float32), "float32"  # exact, as the eager path does
+    call = _call(f"crop_{kind}", args.output_shape, jnp.float32)
+    return call(image, args.boxes, _indices(args.box_indices),
+                fill=np.float32(args.extrapolation_value),
+                method=np.int32(0 if args.method == "bilinear" else 1))
+
+
+# ----------------------------------------------------------------------------------------
+# extract_glimpse
+# ----------------------------------------------------------------------------------------
+
+def _glimpse_predicate(args: GlimpseArgs) -> bool:
+    # fill_start (a chunk of a larger call) is only set by the dask path on NumPy blocks.
+    return (min(args.output_shape) > 0 and min(args.input.shape[1:3]) > 0
+            and args.fill_start == 0 and usable(args.input, args.offsets))
+
+
+def glimpse(args: GlimpseArgs) -> Any:
+    """The glimpses of ``args`` as one custom call: float32 ``(B, h, w, D)``."""
+    import jax.numpy as jnp
+    import numpy as np
+
+    seed = random.random_seed() if args.seed is None else args.seed
+    call = _call("glimpse", args.output_shape, jnp.float32)
+    return call(args.input, args.offsets, centered=np.int32(args.centered),
+                noise=np.int32(_NOISE[args.noise]), normalized=np.int32(args.normalized),
+                seed=np.uint64(seed & _M64), version=np.int32(args.version))
+
+
+# ----------------------------------------------------------------------------------------
+# the gradients: checked box indices, then the generic gradient
+# ----------------------------------------------------------------------------------------
+
+def checked_indices(boxes: Any, box_indices: Any, batch: int, image_hw: tuple[int, int],
+                    crop_hw: tuple[int, int]) -> Any:
+    """``box_indices`` (as int32/int64) after the gradients' value checks, run by a custom
+    call when the program runs; computing from its result makes the check unskippable."""
+    indices = _indices(box_indices)
+    call = _call("check", tuple(indices.shape), indices.dtype)
+    return call(boxes, indices, batch=int(batch), ch=int(crop_hw[0]), cw=int(crop_hw[1]),
+                height=int(image_hw[0]), width=int(image_hw[1]))
+
+
+def _grad_image_predicate(args: GradImageArgs) -> bool:
+    return (args.boxes is not None and args.grads.shape[0] > 0
+            and usable(args.grads, args.boxes, args.box_indices))
+
+
+def _grad_image(args: GradImageArgs) -> Any:
+    from dataclasses import replace
+
+    from .._dispatch import generic
+
+    batch, height, width, _ = args.image_shape
+    indices = checked_indices(args.boxes, args.box_indices, batch, (height, width),
+                              tuple(args.grads.shape[1:3]))
+    return generic.grad_image(replace(args, box_indices=indices))
+
+
+def _grad_boxes_predicate(args: GradBoxesArgs) -> bool:
+    return args.grads.shape[0] > 0 and usable(args.grads, args.image, args.boxes,
+                                               args.box_indices)
+
+
+def _grad_boxes(args: GradBoxesArgs) -> Any:
+    from dataclasses import replace
+
+    from .._dispatch import generic
+
+    batch, height, width, _ = args.image.shape
+    indices = checked_indices(args.boxes, args.box_indices, batch, (height, width),
+                              tuple(args.grads.shape[1:3]))
+    return generic.grad_boxes(replace(args, box_indices=indices))
+
+
+def paths() -> list[dict[str, Any]]:
+    """The traceable JAX CPU paths (see ``_backends.builtin_paths``)."""
+    common = dict(backend="jax", priority=0, device="cpu", traceable=True)
+    return [
+        dict(operation="crop_and_resize", implementation=crop, predicate=_crop_predicate,
+             name=NAME, **common),
+        dict(operation="extract_glimpse", implementation=glimpse,
+             predicate=_glimpse_predicate, name=NAME, **common),
+        dict(operation="crop_and_resize_grad_image", implementation=_grad_image,
+             predicate=_grad_image_predicate,
+             name="jax CPU XLA FFI checks + generic gradient", **common),
+        dict(operation="crop_and_resize_grad_boxes", implementation=_grad_boxes,
+             predicate=_grad_boxes_predicate,
+             name="jax CPU XLA FFI checks + generic gradient", **common),
+    ]
