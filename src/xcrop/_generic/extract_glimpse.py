@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from .._float32 import fma_barrier
 from .._portable import pairwise_mean, portable_sqrt
 from .._validation import GlimpseArgs
 
@@ -23,13 +24,14 @@ def window_start(xp: Any, offset: Any, size: int, window: int, args: GlimpseArgs
     t = offset
     if args.version == 1:
         if args.normalized:
-            t = t * size
+            # Rounded before the adds below, not fused with them (docs/semantics.md §2.2).
+            t = fma_barrier(xp, t * size)
         if args.centered:
             t = t / 2
             t = t + size / 2
         return t - window / 2
     if args.normalized:
-        t = t * size
+        t = fma_barrier(xp, t * size)  # rounded before the adds (docs/semantics.md §2.2)
         if args.centered:
             t = t / 2
             t = t + size / 2
@@ -60,19 +62,21 @@ def _fill(args: GlimpseArgs, shape: tuple[int, int, int, int]) -> Any:
         lo = xp.min(image, axis=(1, 2, 3), keepdims=True)
         hi = xp.max(image, axis=(1, 2, 3), keepdims=True)
         u = _random.uniform(xp, shape, seed, stream=UNIFORM_STREAM, device=device)
-        return u * (hi - lo) + lo
+        # Two roundings, as eagerly: jit would fuse an FMA (one seed, one fill everywhere).
+        return fma_barrier(xp, u * (hi - lo)) + lo
     # Gaussian: per batch element and channel, population std, clipped to the channel range.
     # Fixed-order sums and a portable sqrt, so one seed gives one fill on every backend.
     batch, height, width, depth = image.shape
     pixels = xp.reshape(image, (batch, height * width, depth))
     mean = pairwise_mean(xp, pixels, device)
-    sigma = portable_sqrt(xp, pairwise_mean(xp, (pixels - mean) ** 2, device))
+    # The squares are rounded before the pairwise adds, not fused into FMAs under jit.
+    sigma = portable_sqrt(xp, pairwise_mean(xp, fma_barrier(xp, (pixels - mean) ** 2), device))
     mean = xp.reshape(mean, (batch, 1, 1, depth))
     sigma = xp.reshape(sigma, (batch, 1, 1, depth))
     lo = xp.min(image, axis=(1, 2), keepdims=True)
     hi = xp.max(image, axis=(1, 2), keepdims=True)
     z = _random.standard_normal(xp, shape, seed, stream=GAUSSIAN_STREAM, device=device)
-    return xp.minimum(xp.maximum(z * sigma + mean, lo), hi)
+    return xp.minimum(xp.maximum(fma_barrier(xp, z * sigma) + mean, lo), hi)  # no FMA: jit
 
 
 def extract_glimpse(args: GlimpseArgs) -> Any:
