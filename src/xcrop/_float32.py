@@ -13,7 +13,7 @@ from typing import Any
 
 from array_api_compat import device
 
-__all__ = ["FLT_MIN", "flush_subnormals", "fma_barrier"]
+__all__ = ["FLT_MIN", "flush_subnormals", "rounding_barrier"]
 
 #: Smallest positive normal float32, 2**-126.
 FLT_MIN = 2.0**-126
@@ -27,15 +27,16 @@ def flush_subnormals(xp: Any, x: Any) -> Any:
     return xp.where(xp.abs(x) < FLT_MIN, xp.copysign(zero, x), x)
 
 
-def fma_barrier(xp: Any, x: Any) -> Any:
-    """``x``, kept by XLA from fusing into a following addition under ``jax.jit``.
+def rounding_barrier(xp: Any, x: Any) -> Any:
+    """``x``, rounded here also under ``jax.jit``: XLA may not fuse it into what follows.
 
-    XLA's CPU compiler contracts ``a * b + c`` into a fused multiply-add (one rounding
-    instead of TF's two), and no flag turns that off per call; a select between the
-    product and something else stops it (``optimization_barrier`` and ``reduce_precision``
-    do not). On JAX tracers this is :func:`flush_subnormals`, which changes no bit: XLA's
-    CPU arithmetic flushes subnormals itself. Anything else is returned as it is: eager
-    operations round one by one, and NumPy and PyTorch keep subnormals.
+    XLA's CPU compiler contracts ``a * b + c`` into a fused multiply-add and folds
+    ``(a + c1) + c2`` into ``a + (c1 + c2)``: one rounding where TF has two, and no flag
+    turns either off per call. A select between ``x`` and something else stops both
+    (``optimization_barrier`` and ``reduce_precision`` do not). On JAX tracers this is
+    :func:`flush_subnormals`, which changes no bit: XLA's CPU arithmetic flushes
+    subnormals itself. Anything else is returned as it is: eager operations round one by
+    one, and NumPy and PyTorch keep subnormals.
     """
     jax = sys.modules.get("jax")
     if jax is None or not isinstance(x, jax.core.Tracer):

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ._float32 import fma_barrier
+from ._float32 import rounding_barrier
 
 __all__ = ["pairwise_mean", "portable_sqrt"]
 
@@ -53,7 +53,7 @@ def portable_sqrt(xp: Any, x: Any) -> Any:
         scale = xp.where(small, scale * 2.0 ** -(e // 2), scale)
     finite = (y > 0) & (y < 4.0)
     y = xp.where(finite, y, one)
-    r = fma_barrier(xp, y * 0.4) + 0.6  # within 35% of sqrt(y) on [1/4, 4); no FMA: jit
+    r = rounding_barrier(xp, y * 0.4) + 0.6  # within 35% of sqrt(y) on [1/4, 4); no FMA: jit
     for _ in range(5):  # quadratic convergence: 0.35 -> 6e-2 -> 2e-3 -> 2e-6 -> exact-ish
         r = (r + y / r) * 0.5
     return xp.where(finite, r * scale, xp.sqrt(x))

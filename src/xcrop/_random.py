@@ -48,7 +48,7 @@ Limits and notes
 * Eager execution is bit-identical everywhere (each operation is its own
   kernel). Under ``jax.jit`` XLA would contract ``a * b + c`` into a fused
   multiply-add (the last bit of a few percent of the normal samples); every
-  such product goes through :func:`xcrop._float32.fma_barrier`, so ``jit``
+  such product goes through :func:`xcrop._float32.rounding_barrier`, so ``jit``
   gives the eager bits. Other compilers that fuse elementwise float operations
   (``torch.compile`` with Inductor) are not fenced off.
 * Seeds are reduced modulo ``2**64``: ``seed`` and ``seed + 2**64`` give the
@@ -63,9 +63,9 @@ import secrets
 import struct
 from typing import Any
 
-# Every product that feeds an addition goes through fma_barrier: rounded on its own under
+# Every product that feeds an addition goes through rounding_barrier: rounded on its own under
 # jax.jit too, where XLA would fuse an FMA (one seed must give one set of bits).
-from ._float32 import fma_barrier
+from ._float32 import rounding_barrier
 
 __all__ = ["random_seed", "standard_normal", "standard_normal_at", "uniform", "uniform_at"]
 
@@ -306,12 +306,12 @@ def _log_u01(xp, word):
     sr = num / (num + xp.astype(base << 1, f32))
     s2 = sr + sr
     z = sr * sr
-    p = fma_barrier(xp, z * _LOG_P[0]) + _LOG_P[1]
+    p = rounding_barrier(xp, z * _LOG_P[0]) + _LOG_P[1]
     for c in _LOG_P[2:]:
-        p = fma_barrier(xp, p * z) + c
-    log_g = s2 + fma_barrier(xp, s2 * (z * p))
+        p = rounding_barrier(xp, p * z) + c
+    log_g = s2 + rounding_barrier(xp, s2 * (z * p))
     # e * _LN2_HI is exact, so an FMA there rounds as the two operations do.
-    return e * _LN2_HI + (fma_barrier(xp, e * _LN2_LO) + log_g)
+    return e * _LN2_HI + (rounding_barrier(xp, e * _LN2_LO) + log_g)
 
 
 def _sqrt(xp, x):
@@ -328,7 +328,7 @@ def _sqrt(xp, x):
         y = xp.where(small, y * 4.0**step, y)
         scale = xp.where(small, scale * 2.0**-step, scale)
     # Linear guess (relative error < 3%), then three Newton steps.
-    r = fma_barrier(xp, y * _SQRT_C[1]) + _SQRT_C[0]
+    r = rounding_barrier(xp, y * _SQRT_C[1]) + _SQRT_C[0]
     for _ in range(3):  # (r + y / r) * 0.5 feeds the next add: exact, an FMA changes nothing
         r = (r + y / r) * 0.5
     return xp.where(x > 0.0, r * scale, xp.zeros_like(x))
@@ -342,13 +342,13 @@ def _cos_sin_turn(xp, k):
     r = xp.where(flip, 0x400000 - r, r)  # in [0, 2**21]
     t = xp.astype(r, xp.float32) * 2.0**-21  # angle = pi/4 * t, t in [0, 1]
     z = t * t
-    sin_p = fma_barrier(xp, z * _SIN_C[0]) + _SIN_C[1]
+    sin_p = rounding_barrier(xp, z * _SIN_C[0]) + _SIN_C[1]
     for c in _SIN_C[2:]:
-        sin_p = fma_barrier(xp, sin_p * z) + c
+        sin_p = rounding_barrier(xp, sin_p * z) + c
     sin_p = sin_p * t
-    cos_p = fma_barrier(xp, z * _COS_C[0]) + _COS_C[1]
+    cos_p = rounding_barrier(xp, z * _COS_C[0]) + _COS_C[1]
     for c in _COS_C[2:]:
-        cos_p = fma_barrier(xp, cos_p * z) + c
+        cos_p = rounding_barrier(xp, cos_p * z) + c
     # (cos, sin) of the angle within the quadrant ...
     cos_q = xp.where(flip, sin_p, cos_p)
     sin_q = xp.where(flip, cos_p, sin_p)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .._float32 import fma_barrier
+from .._float32 import rounding_barrier
 from .._portable import pairwise_mean, portable_sqrt
 from .._validation import GlimpseArgs
 
@@ -21,20 +21,21 @@ def window_start(xp: Any, offset: Any, size: int, window: int, args: GlimpseArgs
     ``offset`` is a float32 array of shape ``(B,)``; ``size`` the image extent and
     ``window`` the glimpse extent along that axis.
     """
+    # Every step rounded as in docs/semantics.md §2.2; under jit XLA would fuse the product
+    # into the next add and fold the two constant adds into one (rounding_barrier).
     t = offset
     if args.version == 1:
         if args.normalized:
-            # Rounded before the adds below, not fused with them (docs/semantics.md §2.2).
-            t = fma_barrier(xp, t * size)
+            t = rounding_barrier(xp, t * size)
         if args.centered:
             t = t / 2
-            t = t + size / 2
+            t = rounding_barrier(xp, t + size / 2)
         return t - window / 2
     if args.normalized:
-        t = fma_barrier(xp, t * size)  # rounded before the adds (docs/semantics.md §2.2)
+        t = rounding_barrier(xp, t * size)
         if args.centered:
             t = t / 2
-            t = t + size / 2
+            t = rounding_barrier(xp, t + size / 2)
             t = t - window / 2
     elif args.centered:
         t = t + size / 2
@@ -63,20 +64,21 @@ def _fill(args: GlimpseArgs, shape: tuple[int, int, int, int]) -> Any:
         hi = xp.max(image, axis=(1, 2, 3), keepdims=True)
         u = _random.uniform(xp, shape, seed, stream=UNIFORM_STREAM, device=device)
         # Two roundings, as eagerly: jit would fuse an FMA (one seed, one fill everywhere).
-        return fma_barrier(xp, u * (hi - lo)) + lo
+        return rounding_barrier(xp, u * (hi - lo)) + lo
     # Gaussian: per batch element and channel, population std, clipped to the channel range.
     # Fixed-order sums and a portable sqrt, so one seed gives one fill on every backend.
     batch, height, width, depth = image.shape
     pixels = xp.reshape(image, (batch, height * width, depth))
     mean = pairwise_mean(xp, pixels, device)
     # The squares are rounded before the pairwise adds, not fused into FMAs under jit.
-    sigma = portable_sqrt(xp, pairwise_mean(xp, fma_barrier(xp, (pixels - mean) ** 2), device))
+    squares = rounding_barrier(xp, (pixels - mean) ** 2)
+    sigma = portable_sqrt(xp, pairwise_mean(xp, squares, device))
     mean = xp.reshape(mean, (batch, 1, 1, depth))
     sigma = xp.reshape(sigma, (batch, 1, 1, depth))
     lo = xp.min(image, axis=(1, 2), keepdims=True)
     hi = xp.max(image, axis=(1, 2), keepdims=True)
     z = _random.standard_normal(xp, shape, seed, stream=GAUSSIAN_STREAM, device=device)
-    return xp.minimum(xp.maximum(fma_barrier(xp, z * sigma) + mean, lo), hi)  # no FMA: jit
+    return xp.minimum(xp.maximum(rounding_barrier(xp, z * sigma) + mean, lo), hi)  # no FMA: jit
 
 
 def extract_glimpse(args: GlimpseArgs) -> Any:

@@ -29,7 +29,7 @@ from typing import Any
 
 from .._backend import dtype_name
 from .._coordinates import sample_coordinates
-from .._float32 import flush_subnormals, fma_barrier
+from .._float32 import flush_subnormals, rounding_barrier
 
 __all__ = [
     "box_gradient",
@@ -245,8 +245,8 @@ def _exact_product(xp: Any, a: Any, c: float) -> tuple[Any, Any]:
     """float32 ``(hi, lo)`` with ``hi = f32(a * c)`` and ``hi + lo == a * c`` exactly
     (Dekker's product; ``c`` a float32 constant). ``lo`` is 0 where ``a * 4097``
     overflows, and loses its bits where the products underflow."""
-    hi = fma_barrier(xp, a * c)  # subtracted below: under jit an FMA would swallow it
-    big = fma_barrier(xp, a * 4097.0)  # Veltkamp split: 12 + 12 bits (no FMA into big - a)
+    hi = rounding_barrier(xp, a * c)  # subtracted below: under jit an FMA would swallow it
+    big = rounding_barrier(xp, a * 4097.0)  # Veltkamp split: 12 + 12 bits (no FMA into big - a)
     a_hi = big - (big - a)
     a_lo = a - a_hi
     c_hi, c_lo = _split12(c)
