@@ -63,10 +63,6 @@ import secrets
 import struct
 from typing import Any
 
-# Every product that feeds an addition goes through rounding_barrier: rounded on its own under
-# jax.jit too, where XLA would fuse an FMA (one seed must give one set of bits).
-from ._float32 import rounding_barrier
-
 __all__ = ["random_seed", "standard_normal", "standard_normal_at", "uniform", "uniform_at"]
 
 _M16 = 0xFFFF
@@ -267,6 +263,20 @@ def _top24(word):
 # ----------------------------------------------------------------------------
 # float32 log, sqrt, cos and sin from + - * / only
 # ----------------------------------------------------------------------------
+
+
+def rounding_barrier(xp, x):
+    """:func:`xcrop._float32.rounding_barrier`: ``x`` rounded before the addition it feeds,
+    also under ``jax.jit`` (where XLA would fuse an FMA), so one seed gives one set of bits.
+
+    Imported on use: this file imports nothing at import time and can be loaded outside
+    the package (as the tests do); it is then the identity, which eager calls need.
+    """
+    if not __package__:
+        return x
+    from ._float32 import rounding_barrier as barrier
+
+    return barrier(xp, x)
 
 
 def _bit_length(xp, x):
