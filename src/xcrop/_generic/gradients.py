@@ -269,9 +269,11 @@ def _add_rounded_once(xp: Any, acc: Any, hi: Any, lo: Any) -> Any:
     §1.7): the double product ``hi + lo`` is exact there, and so is its sum with a float
     unless it needs more than 53 bits. Boldo and Melquiond's correctly rounded sum of three
     (IEEE Trans. Computers 57(4), 2008): ``s + t = acc + hi``, ``v`` = ``t + lo`` rounded
-    to odd, result ``f32(s + v)``. Exact unless a partial sum underflows (then within an
-    ulp) or TF's double rounding (to float64, then float32) differs from one rounding,
-    which needs a sum whose bits 26 to 53 are all equal -- not seen in the fixtures.
+    to odd, result ``f32(s + v)``. Exact unless an error term falls below float32's normal
+    range (operands below about 2**-100), or unless TF's double rounding (to float64, then
+    float32) differs from one rounding: that needs an exact sum wider than 53 bits that
+    float64 rounds onto a float32 midpoint -- a 28-bit run of equal bits after the
+    midpoint bit; none in the fixtures.
     """
     s, t = _two_sum(acc, hi)
     v, w = _two_sum(t, lo)
