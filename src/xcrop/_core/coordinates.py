@@ -45,9 +45,11 @@ def sample_coordinates(xp: Any, lo: Any, hi: Any, size: int, count: int, device:
         # of two 24-bit significands is exact, so one float32 multiply rounds the same.
         return ftz(ftz(lo + hi) * (0.5 * extent))
     numerator = ftz(ftz(hi - lo) * extent)
-    # Divide by a runtime array, not a scalar: XLA turns division by a constant into a
-    # multiplication by its reciprocal, which is not correctly rounded.
+    # IEEE division by count - 1 (docs/semantics.md §1.3). XLA rewrites x / constant as
+    # x * (1 / constant), not correctly rounded, and folds a full() divisor into a constant;
+    # a divisor that depends on the data (NaN -> 1 leaves NaN / 1 = NaN) stays a division.
     divisor = xp.full(numerator.shape, count - 1, dtype=f32, device=device)
+    divisor = xp.where(xp.isnan(numerator), xp.ones_like(divisor), divisor)
     scale = ftz(numerator / divisor)
     steps = xp.arange(count, dtype=f32, device=device)
     return ftz(ftz(lo * extent) + ftz(steps * scale))

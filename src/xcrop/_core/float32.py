@@ -8,11 +8,12 @@ float32 operation whose operands or result can be subnormal.
 
 from __future__ import annotations
 
+import sys
 from typing import Any
 
 from .arrays import device_of as device
 
-__all__ = ["FLT_MIN", "flush_subnormals"]
+__all__ = ["FLT_MIN", "flush_subnormals", "rounding_barrier"]
 
 #: Smallest positive normal float32, 2**-126.
 FLT_MIN = 2.0**-126
@@ -24,3 +25,20 @@ def flush_subnormals(xp: Any, x: Any) -> Any:
     # the latter warns (and costs a pass) on inf and NaN elements.
     zero = xp.zeros((), dtype=x.dtype, device=device(x))
     return xp.where(xp.abs(x) < FLT_MIN, xp.copysign(zero, x), x)
+
+
+def rounding_barrier(xp: Any, x: Any) -> Any:
+    """``x``, rounded here also under ``jax.jit``: XLA may not fuse it into what follows.
+
+    XLA's CPU compiler contracts ``a * b + c`` into a fused multiply-add and folds
+    ``(a + c1) + c2`` into ``a + (c1 + c2)``: one rounding where TF has two, and no flag
+    turns either off per call. A select between ``x`` and something else stops both
+    (``optimization_barrier`` and ``reduce_precision`` do not). On JAX tracers this is
+    :func:`flush_subnormals`, which changes no bit: XLA's CPU arithmetic flushes
+    subnormals itself. Anything else is returned as it is: eager operations round one by
+    one, and NumPy and PyTorch keep subnormals.
+    """
+    jax = sys.modules.get("jax")
+    if jax is None or not isinstance(x, jax.core.Tracer):
+        return x
+    return flush_subnormals(xp, x)

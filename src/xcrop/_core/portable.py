@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from .float32 import rounding_barrier
+
 __all__ = ["pairwise_mean", "portable_sqrt"]
 
 
@@ -27,8 +29,10 @@ def pairwise_mean(xp: Any, x: Any, device: Any) -> Any:
     while width > 1:
         width //= 2
         x = x[:, :width, :] + x[:, width:, :]
-    # A full-size divisor: XLA rewrites division by a scalar as a reciprocal multiply.
-    return x / xp.full(x.shape, n, dtype=x.dtype, device=device)
+    # XLA rewrites division by a constant (a full() array too, once folded) as a reciprocal
+    # multiply; a divisor that depends on the data (NaN -> 1: NaN / 1 = NaN) stays a division.
+    divisor = xp.full(x.shape, n, dtype=x.dtype, device=device)
+    return x / xp.where(xp.isnan(x), xp.ones_like(divisor), divisor)
 
 
 def portable_sqrt(xp: Any, x: Any) -> Any:
@@ -49,7 +53,7 @@ def portable_sqrt(xp: Any, x: Any) -> Any:
         scale = xp.where(small, scale * 2.0 ** -(e // 2), scale)
     finite = (y > 0) & (y < 4.0)
     y = xp.where(finite, y, one)
-    r = y * 0.4 + 0.6  # within 35% of sqrt(y) on [1/4, 4)
+    r = rounding_barrier(xp, y * 0.4) + 0.6  # within 35% of sqrt(y) on [1/4, 4); no FMA: jit
     for _ in range(5):  # quadratic convergence: 0.35 -> 6e-2 -> 2e-3 -> 2e-6 -> exact-ish
         r = (r + y / r) * 0.5
     return xp.where(finite, r * scale, xp.sqrt(x))

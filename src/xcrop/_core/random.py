@@ -46,11 +46,11 @@ Limits and notes
 ----------------
 * At most ``2**31`` elements per call (``int32`` counters).
 * Eager execution is bit-identical everywhere (each operation is its own
-  kernel). Under ``jax.jit`` (or any compiler that fuses elementwise float
-  operations) XLA may contract ``a * b + c`` into a fused multiply-add, which
-  changes the last bit of a few percent of the normal samples (seen: up to
-  2.4e-7); the uniform samples are integer arithmetic followed by an exact
-  scaling and stay bit-identical under ``jit``.
+  kernel). Under ``jax.jit`` XLA would contract ``a * b + c`` into a fused
+  multiply-add (the last bit of a few percent of the normal samples); every
+  such product goes through :func:`xcrop._core.float32.rounding_barrier`, so ``jit``
+  gives the eager bits. Other compilers that fuse elementwise float operations
+  (``torch.compile`` with Inductor) are not fenced off.
 * Seeds are reduced modulo ``2**64``: ``seed`` and ``seed + 2**64`` give the
   same numbers.
 """
@@ -322,6 +322,20 @@ def _top24(word):
 # ----------------------------------------------------------------------------
 
 
+def rounding_barrier(xp, x):
+    """:func:`xcrop._core.float32.rounding_barrier`: ``x`` rounded before the addition it feeds,
+    also under ``jax.jit`` (where XLA would fuse an FMA), so one seed gives one set of bits.
+
+    Imported on use: this file imports nothing at import time and can be loaded outside
+    the package (as the tests do); it is then the identity, which eager calls need.
+    """
+    if not __package__:
+        return x
+    from .float32 import rounding_barrier as barrier
+
+    return barrier(xp, x)
+
+
 def _bit_length(xp, x):
     """Number of significant bits of int32 ``x`` in ``[0, 2**31)``."""
     n = xp.zeros_like(x)
@@ -359,11 +373,12 @@ def _log_u01(xp, word):
     sr = num / (num + xp.astype(base << 1, f32))
     s2 = sr + sr
     z = sr * sr
-    p = z * LOG_P[0] + LOG_P[1]
+    p = rounding_barrier(xp, z * LOG_P[0]) + LOG_P[1]
     for c in LOG_P[2:]:
-        p = p * z + c
-    log_g = s2 + s2 * (z * p)
-    return e * LN2_HI + (e * LN2_LO + log_g)
+        p = rounding_barrier(xp, p * z) + c
+    log_g = s2 + rounding_barrier(xp, s2 * (z * p))
+    # e * LN2_HI is exact, so an FMA there rounds as the two operations do.
+    return e * LN2_HI + (rounding_barrier(xp, e * LN2_LO) + log_g)
 
 
 def _sqrt(xp, x):
@@ -380,8 +395,8 @@ def _sqrt(xp, x):
         y = xp.where(small, y * 4.0**step, y)
         scale = xp.where(small, scale * 2.0**-step, scale)
     # Linear guess (relative error < 3%), then three Newton steps.
-    r = y * SQRT_C[1] + SQRT_C[0]
-    for _ in range(3):
+    r = rounding_barrier(xp, y * SQRT_C[1]) + SQRT_C[0]
+    for _ in range(3):  # (r + y / r) * 0.5 feeds the next add: exact, an FMA changes nothing
         r = (r + y / r) * 0.5
     return xp.where(x > 0.0, r * scale, xp.zeros_like(x))
 
@@ -394,13 +409,13 @@ def _cos_sin_turn(xp, k):
     r = xp.where(flip, 0x400000 - r, r)  # in [0, 2**21]
     t = xp.astype(r, xp.float32) * 2.0**-21  # angle = pi/4 * t, t in [0, 1]
     z = t * t
-    sin_p = z * SIN_C[0] + SIN_C[1]
+    sin_p = rounding_barrier(xp, z * SIN_C[0]) + SIN_C[1]
     for c in SIN_C[2:]:
-        sin_p = sin_p * z + c
+        sin_p = rounding_barrier(xp, sin_p * z) + c
     sin_p = sin_p * t
-    cos_p = z * COS_C[0] + COS_C[1]
+    cos_p = rounding_barrier(xp, z * COS_C[0]) + COS_C[1]
     for c in COS_C[2:]:
-        cos_p = cos_p * z + c
+        cos_p = rounding_barrier(xp, cos_p * z) + c
     # (cos, sin) of the angle within the quadrant ...
     cos_q = xp.where(flip, sin_p, cos_p)
     sin_q = xp.where(flip, cos_p, sin_p)

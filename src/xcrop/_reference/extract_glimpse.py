@@ -8,6 +8,7 @@ from typing import Any
 
 from .._core import random
 from .._core.args import GlimpseArgs
+from .._core.float32 import rounding_barrier
 from .._core.portable import pairwise_mean, portable_sqrt
 from .indexing import index_dtype, window_starts
 
@@ -54,7 +55,9 @@ def mean_and_std(xp: Any, pixels: Any, device: Any,
     """
     if mean_of is None:
         def mean_of(x: Any, mean: Any = None) -> Any:
-            return pairwise_mean(xp, x if mean is None else (x - mean) ** 2, device)
+            # The squares are rounded before the pairwise adds, not fused into FMAs under jit.
+            return pairwise_mean(
+                xp, x if mean is None else rounding_barrier(xp, (x - mean) ** 2), device)
     mean = mean_of(pixels)
     return mean, portable_sqrt(xp, mean_of(pixels, mean))
 
@@ -70,12 +73,13 @@ def fill(args: GlimpseArgs, shape: tuple[int, int, int, int]) -> Any:
         lo, hi = fill_statistics(xp, args.input, "uniform", device)
         u = random.uniform(xp, shape, seed, stream=UNIFORM_STREAM, device=device,
                            start=args.fill_start)
-        return u * (hi - lo) + lo
+        # Two roundings, as eagerly: jit would fuse an FMA (one seed, one fill everywhere).
+        return rounding_barrier(xp, u * (hi - lo)) + lo
     # Gaussian, clipped to the channel's range.
     lo, hi, mean, sigma = fill_statistics(xp, args.input, "gaussian", device)
     z = random.standard_normal(xp, shape, seed, stream=GAUSSIAN_STREAM, device=device,
                                start=args.fill_start)
-    return xp.minimum(xp.maximum(z * sigma + mean, lo), hi)
+    return xp.minimum(xp.maximum(rounding_barrier(xp, z * sigma) + mean, lo), hi)  # no FMA: jit
 
 
 def extract_glimpse(args: GlimpseArgs) -> Any:

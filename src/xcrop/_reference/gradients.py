@@ -23,6 +23,7 @@ flush-to-zero after every float32 operation:
 
 from __future__ import annotations
 
+import math
 import struct
 from collections.abc import Callable
 from typing import Any
@@ -30,7 +31,7 @@ from typing import Any
 from .._core.args import GradBoxesArgs, GradImageArgs
 from .._core.arrays import dtype_name
 from .._core.coordinates import sample_coordinates
-from .._core.float32 import flush_subnormals
+from .._core.float32 import flush_subnormals, rounding_barrier
 from .indexing import bilinear_neighbours, clamped_index, index_dtype, inside, round_half_up
 
 __all__ = [
@@ -198,6 +199,62 @@ def _has_float64(xp: Any, device: Any) -> bool:
     return xp.zeros((), dtype=xp.float64, device=device).dtype == xp.float64
 
 
+def _split12(c: float) -> tuple[float, float]:
+    """``c == hi + lo`` with at most 12 significant bits each (``c`` has at most 24)."""
+    if c == 0:
+        return 0.0, 0.0
+    mantissa, exponent = math.frexp(c)
+    hi = math.ldexp(math.floor(mantissa * 2**12), exponent - 12)
+    return hi, c - hi
+
+
+def _exact_product(xp: Any, a: Any, c: float) -> tuple[Any, Any]:
+    """float32 ``(hi, lo)`` with ``hi = f32(a * c)`` and ``hi + lo == a * c`` exactly
+    (Dekker's product; ``c`` a float32 constant). ``lo`` is 0 where ``a * 4097``
+    overflows, and loses its bits where the products underflow."""
+    hi = rounding_barrier(xp, a * c)  # subtracted below: under jit an FMA would swallow it
+    big = rounding_barrier(xp, a * 4097.0)  # Veltkamp split: 12 + 12 bits (no FMA into big - a)
+    a_hi = big - (big - a)
+    a_lo = a - a_hi
+    c_hi, c_lo = _split12(c)
+    # Every product below is exact, so an FMA rounds it as the separate operations do.
+    lo = ((a_hi * c_hi - hi) + a_hi * c_lo + a_lo * c_hi) + a_lo * c_lo
+    return hi, xp.where(xp.isfinite(lo), lo, xp.zeros_like(lo))
+
+
+def _two_sum(a: Any, b: Any) -> tuple[Any, Any]:
+    """``s = f32(a + b)`` and its rounding error ``e``: ``s + e == a + b`` exactly."""
+    s = a + b
+    t = s - a
+    return s, (a - (s - t)) + (b - t)
+
+
+def _add_rounded_once(xp: Any, acc: Any, hi: Any, lo: Any) -> Any:
+    """``f32(acc + (hi + lo))`` rounded once from the exact sum, in float32 arithmetic.
+
+    C's ``float += double`` without float64 (TF's crop-1 box gradient, docs/semantics.md
+    §1.7): the double product ``hi + lo`` is exact there, and so is its sum with a float
+    unless it needs more than 53 bits. Boldo and Melquiond's correctly rounded sum of three
+    (IEEE Trans. Computers 57(4), 2008): ``s + t = acc + hi``, ``v`` = ``t + lo`` rounded
+    to odd, result ``f32(s + v)``. Exact unless an error term falls below float32's normal
+    range (operands below about 2**-100), or unless TF's double rounding (to float64, then
+    float32) differs from one rounding: that needs an exact sum wider than 53 bits that
+    float64 rounds onto a float32 midpoint -- a 28-bit run of equal bits after the
+    midpoint bit; none in the fixtures.
+    """
+    s, t = _two_sum(acc, hi)
+    v, w = _two_sum(t, lo)
+    # Round to odd: an inexact v with an even significand moves one ulp towards the sum.
+    # v is even iff the tie v + ulp/2 rounds back to v (ties go to even).
+    mag = xp.abs(v)
+    inf = xp.full_like(v, float("inf"))
+    half_ulp = (xp.nextafter(mag, inf) - mag) * 0.5
+    even = (mag + half_ulp) == mag
+    v = xp.where((w != 0) & even, xp.nextafter(v, xp.where(w > 0, inf, -inf)), v)
+    # v == 0: the sum is s exactly, with the sign of zero IEEE gives acc + hi.
+    return xp.where(v == 0, s, s + v)
+
+
 def box_gradient(args: GradBoxesArgs, fold: Fold = python_fold,
                  row_sums: Callable[[Any], Any | None] | None = None) -> Any:
     """TF's ``CropAndResizeGradBoxes``: float32 ``(n, 4)`` gradient w.r.t. ``[y1, x1, y2, x2]``.
@@ -240,14 +297,24 @@ def box_gradient(args: GradBoxesArgs, fold: Fold = python_fold,
     # Terms of the four sums, (n, ch, cw, D) each, in the order y1, x1, y2, x2 of the output.
     wide = ch == 1 or cw == 1
     use64 = wide and _has_float64(xp, dev)
+    # Without float64 (JAX without x64) a crop-1 term is kept exactly as a float32 pair
+    # (hi, lo) and each addition rounded once (_add_rounded_once); height or width must
+    # be below 2**24 + 1 for that (0.5 * (size - 1) exact in float32).
+    pairs = wide and not use64 and max(height, width) <= 2**24
     zero = xp.zeros((), dtype=f32, device=dev)
+    lows: list[Any] = [zero] * 4  # the lo parts of (y1, x1, y2, x2) when `pairs`
 
     def terms(grad: Any, size: int, count: int, axis: int) -> tuple[Any, Any]:
         if count == 1:
             half = 0.5 * (size - 1)  # exact in float32 and float64
-            # float64: exact, TF adds it in float64. Without float64 (JAX without x64) the
-            # product is rounded to float32 first: up to a few ulps off (documented).
-            t = xp.astype(grad, xp.float64) * half if use64 else ftz(grad * half)
+            # float64: exact, TF adds it in float64.
+            if use64:
+                t = xp.astype(grad, xp.float64) * half
+            elif pairs:
+                t, lo = _exact_product(xp, grad, half)
+                lows[axis - 1] = lows[axis + 1] = lo
+            else:
+                t = ftz(grad * half)
             return t, t
         lo_w, hi_w = edge_weights(xp, size, count, dev)
         shape = [1, 1, 1, 1]
@@ -266,7 +333,11 @@ def box_gradient(args: GradBoxesArgs, fold: Fold = python_fold,
     # y1, y2, x1, x2 -- four independent chains, so their interleaving does not matter.
     length = ch * cw * depth
     seq = xp.reshape(xp.stack(stacked, axis=-1), (n, length, 4))
-    if row_sums is not None and not use64:
+    if pairs:
+        low = [xp.where(within[..., None], lo, zero) for lo in lows]
+        low = [xp.broadcast_to(lo, (n, ch, cw, depth)) for lo in low]
+        seq_lo = xp.permute_dims(xp.reshape(xp.stack(low, axis=-1), (n, length, 4)), (1, 0, 2))
+    if row_sums is not None and not (use64 or pairs):
         # Extrapolated terms are +0 here: adding +0 changes a sum only when it is -0,
         # which only a flushed partial sum can be, and then row_sums declines.
         sums = row_sums(seq)
@@ -286,6 +357,9 @@ def box_gradient(args: GradBoxesArgs, fold: Fold = python_fold,
             # acc is float32; a float64 term (crop-1 axis) is added in float64 and the sum
             # rounded once, as C's `float += double` does. float32 terms widen exactly.
             total = ftz(xp.astype(xp.astype(acc, xp.float64) + term, f32))
+        elif pairs:  # the same in float32: lo is 0 for float32 terms
+            low = xp.reshape(xp.take(seq_lo, at, axis=0), (n, 4))
+            total = ftz(_add_rounded_once(xp, acc, term, low))
         else:
             total = ftz(acc + term)
         return xp.where(keep, total, acc)

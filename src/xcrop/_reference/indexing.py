@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from .._core.args import CropArgs, GlimpseArgs
+from .._core.float32 import rounding_barrier
 
 __all__ = [
     "CropPlan",
@@ -110,19 +111,21 @@ def window_start(xp: Any, offset: Any, size: int, window: int, args: GlimpseArgs
     ``offset`` is a float32 array of shape ``(B,)``; ``size`` the image extent and
     ``window`` the glimpse extent along that axis.
     """
+    # Every step rounded as in docs/semantics.md §2.2; under jit XLA would fuse the product
+    # into the next add and fold the two constant adds into one (rounding_barrier).
     t = offset
     if args.version == 1:
         if args.normalized:
-            t = t * size
+            t = rounding_barrier(xp, t * size)
         if args.centered:
             t = t / 2
-            t = t + size / 2
+            t = rounding_barrier(xp, t + size / 2)
         return t - window / 2
     if args.normalized:
-        t = t * size
+        t = rounding_barrier(xp, t * size)
         if args.centered:
             t = t / 2
-            t = t + size / 2
+            t = rounding_barrier(xp, t + size / 2)
             t = t - window / 2
     elif args.centered:
         t = t + size / 2
