@@ -70,18 +70,18 @@ def test_default_run_is_each_backends_default_path(tmp_path: Path) -> None:
 
 
 def test_path_all_leaves_out_what_cannot_exist(tmp_path: Path) -> None:
-    # "fast" has no image-gradient fast path on NumPy, "fast_array" nothing but crops and
-    # glimpses: those combinations are not run (a note says why), never "skipped".
+    # "fast_array" (numba off) is run for crops and glimpses only (NUMBA_OPERATIONS): the
+    # other combinations are not run (a note says why), never "skipped".
     proc = _run("-m", "xcrop.conformance", "--suite", "grad_errors", "--backend", "numpy",
                 "--path", "all", "--json", str(tmp_path / "a.json"), cwd=tmp_path)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     results = json.loads((tmp_path / "a.json").read_text())["results"]
     by_path = {p: [r for r in results if r["path"] == p] for p in ("fast", "generic")}
     assert len(by_path["generic"]) == 18
-    assert {r["op"] for r in by_path["fast"]} == {"crop_and_resize_grad_boxes"}
+    assert {r["op"] for r in by_path["fast"]} == {"crop_and_resize_grad_boxes",
+                                                  "crop_and_resize_grad_image"}
     assert not [r for r in results if r["path"] == "fast_array"]
     assert not [r for r in results if r["status"] == "skipped"]
-    assert "numpy/fast does not run grad_image: no fast path" in proc.stdout
 
 
 def test_xcrop_run_json_report(xcrop_run) -> None:
