@@ -12,7 +12,13 @@ from __future__ import annotations
 
 from typing import Any
 
+from .numba import loader as _loader
+from .numba import warm as _warm
+
 __all__ = ["builtin_paths"]
+
+# The loader's background compile runs the drivers' warm-up (imports point down only).
+_loader.set_warm_up(_warm.run)
 
 
 def builtin_paths() -> list[dict[str, Any]]:

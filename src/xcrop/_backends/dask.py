@@ -38,6 +38,7 @@ from .._core import random
 from .._core.args import CropArgs, GlimpseArgs, GradBoxesArgs, GradImageArgs
 from .._core.arrays import dtype_name, ieee_quiet, is_lazy, numpy_blocks
 from .._core.errors import InvalidArgumentError
+from . import subcalls
 
 __all__ = ["GLIMPSE_NAME", "NAME", "paths", "whole_images"]
 
@@ -226,10 +227,8 @@ def _numpy_call(operation: str, validate: Any, *arguments: Any, **fields: Any) -
 
 
 def _dispatch(operation: str, args: Any) -> Any:
-    from .._dispatch import run  # when the task runs: dispatch sits above the backends
-
     with ieee_quiet():
-        return getattr(run, operation)(args)
+        return subcalls.run(operation, args)
 
 
 def _array(layer: dict[Any, Any], name: str, chunks: tuple[tuple[int, ...], ...],

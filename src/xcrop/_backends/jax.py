@@ -30,16 +30,7 @@ from .host_gradients import sequential_row_sums
 from .numba import grad_drivers
 from .numba import loader as numba_loader
 
-__all__ = ["lax_fold", "paths"]
-
-
-def lax_fold(body: Any, init: Any, steps: Any) -> Any:
-    """The reference gradients' sequential fold as one ``lax.fori_loop``: compiled once,
-    and it takes a traced step count, so the exact TF-order accumulation also runs under
-    ``jax.jit`` (the generic gradients on JAX use it)."""
-    import jax
-
-    return jax.lax.fori_loop(0, steps, body, init)
+__all__ = ["paths"]
 
 
 def _to_numpy(x: Any) -> Any:

@@ -178,12 +178,14 @@ def _grad_image_predicate(args: GradImageArgs) -> bool:
 def _grad_image(args: GradImageArgs) -> Any:
     from dataclasses import replace
 
-    from .._dispatch import generic
+    from .._reference import gradients as reference
+    from .jax_fold import lax_fold
 
     batch, height, width, _ = args.image_shape
     indices = checked_indices(args.boxes, args.box_indices, batch, (height, width),
                               tuple(args.grads.shape[1:3]))
-    return generic.grad_image(replace(args, box_indices=indices))
+    # The reference gradient, traced (the value checks above run in the program).
+    return reference.image_gradient(replace(args, box_indices=indices), fold=lax_fold)
 
 
 def _grad_boxes_predicate(args: GradBoxesArgs) -> bool:
@@ -194,12 +196,13 @@ def _grad_boxes_predicate(args: GradBoxesArgs) -> bool:
 def _grad_boxes(args: GradBoxesArgs) -> Any:
     from dataclasses import replace
 
-    from .._dispatch import generic
+    from .._reference import gradients as reference
+    from .jax_fold import lax_fold
 
     batch, height, width, _ = args.image.shape
     indices = checked_indices(args.boxes, args.box_indices, batch, (height, width),
                               tuple(args.grads.shape[1:3]))
-    return generic.grad_boxes(replace(args, box_indices=indices))
+    return reference.box_gradient(replace(args, box_indices=indices), fold=lax_fold)
 
 
 def paths() -> list[dict[str, Any]]:

@@ -68,7 +68,7 @@ def extract_glimpse(args: GlimpseArgs) -> Any:
 
 def _fold(args: Any) -> reference_gradients.Fold:
     if args.backend.name == "jax":
-        from .._backends.jax import lax_fold
+        from .._backends.jax_fold import lax_fold
 
         return lax_fold
     return reference_gradients.python_fold

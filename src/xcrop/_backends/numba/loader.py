@@ -38,7 +38,8 @@ from typing import Any
 
 from ..._core import env
 
-__all__ = ["GLIMPSE", "available", "compile_kernels", "crop_key", "kernels", "ready"]
+__all__ = ["GLIMPSE", "available", "compile_kernels", "crop_key", "kernels", "ready",
+           "set_warm_up"]
 
 log = logging.getLogger("xcrop")
 
@@ -144,13 +145,22 @@ def _installed() -> bool:
 _numba_spec: bool | None = None
 
 
-def _compile(key: tuple[str, ...]) -> None:
-    from . import warm
+_warm_up: Callable[[tuple[str, ...]], None] | None = None
 
+
+def set_warm_up(run: Callable[[tuple[str, ...]], None]) -> None:
+    """Install ``run(key)``, which loads or compiles the kernels of one key by calling
+    them on tiny inputs (``warm.run``; set by ``_backends/__init__``, so that this module,
+    which the drivers import, imports none of them)."""
+    global _warm_up
+    _warm_up = run
+
+
+def _compile(key: tuple[str, ...]) -> None:
     try:
-        if kernels() is None:
+        if kernels() is None or _warm_up is None:
             return
-        warm.run(key)
+        _warm_up(key)
     except Exception:  # a compile failure: the array paths keep serving this key
         log.debug("xcrop: numba kernels %s failed to compile", key, exc_info=True)
         return

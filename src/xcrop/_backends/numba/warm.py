@@ -44,12 +44,15 @@ def _crop(dtype: str) -> None:
 def _glimpse() -> Any:
     import numpy as np
 
-    from ..._core.validation import validate_extract_glimpse
-    from ..numpy import glimpse_into
+    from . import drivers
 
+    # The argument types the NumPy glimpse path passes (contiguous float32 image and
+    # statistics, int64 window starts): the window/fill kernel and the pairwise means
+    # (every fill kind runs the same kernel).
     image = np.arange(18, dtype=np.float32).reshape(2, 3, 3, 1)
-    # Windows reaching outside the image, gaussian fill: the window/fill kernel and the
-    # pairwise means (uniform and zero fills run the same kernel with another kind).
-    args = validate_extract_glimpse(image, (2, 2), [[1.0, 1.0], [-1.0, -1.0]], True, True,
-                                    "gaussian", 2, 0)
-    glimpse_into(args, image, np.empty(args.output_shape, np.float32), use_numba=True)
+    starts = np.array([-1, 2], np.int64)
+    stats = np.ones((2, 1), np.float32)
+    out = np.empty((2, 2, 2, 1), np.float32)
+    drivers.glimpse(image, starts, starts, "gaussian", 0, 1, stats, stats, stats, stats, out)
+    pixels = image.reshape(2, 9, 1)
+    drivers.pairwise_mean(pixels, drivers.pairwise_mean(pixels))
