@@ -5,42 +5,14 @@ on ``int32`` and ``float32`` arrays, so the same ``(seed, stream)`` gives the
 same bits on NumPy, PyTorch, JAX (with or without ``jax_enable_x64``),
 array-api-strict and CuPy.
 
-Algorithm
----------
-* **Hash.** The block function is Threefry-2x32 with 20 rounds (Salmon et al.,
-  "Parallel random numbers: as easy as 1, 2, 3", SC'11), the same function
-  that backs ``jax.random``'s default PRNG; its outputs are verified against
-  the Random123 known-answer vectors in the tests. Threefry only needs 32-bit
-  addition, rotation and xor, which are emulated on pairs of 16-bit limbs held
-  in ``int32`` arrays (``hi``, ``lo``): every intermediate value stays in
-  ``[0, 2**31)``, so nothing can overflow, no unsigned or 64-bit type is needed and
-  all shifts act on non-negative values.
-* **Counters.** The 64-bit seed is the Threefry key. Output element ``i`` (of
-  the C-order flattened result) comes from block ``j = i // 2`` and word
-  ``i % 2``; the block counter is ``(j | kind << 31, stream)``, where ``kind``
-  separates the uniform and the normal sampler. Element ``i`` therefore depends
-  only on ``(seed, stream, kind, i)``: a longer draw extends a shorter one and
-  the result does not depend on the shape or on chunking.
-* **Uniform.** The top 24 bits ``m`` of a word give ``m * 2**-24``: a float32
-  in ``[0, 1)`` that is an exact multiple of ``2**-24``.
-* **Normal.** Box–Muller on one block: ``u1 = (w0 + 1) / 2**32`` from the full
-  first word (in ``(0, 1]``, so the tails reach ~6.66 sigma) and the angle from
-  the top 24 bits of the second word; the block gives ``r cos(t)`` and
-  ``r sin(t)`` for elements ``2j`` and ``2j + 1``. ``log``, ``cos`` and ``sin``
-  are *not* taken from the backend (they differ by an ulp between libraries):
-  ``log`` finds the exponent of the integer by a binary search of comparisons,
-  normalises a 24-bit mantissa to ``[sqrt(1/2), sqrt(2))`` and sums an atanh
-  series; ``cos``/``sin`` reduce the angle exactly on the integer (quadrant
-  and octant from the top bits) and evaluate Taylor polynomials on
-  ``[0, pi/4]``. ``sqrt`` is not taken from the backend either (PyTorch's CPU
-  ``sqrt`` is off by an ulp on large tensors): it scales by exact powers of
-  four and runs Newton steps. Only ``+ - * /`` on float32 are used, which IEEE
-  754 rounds correctly on every backend, and every float constant is an exact
-  float32 value, so computing an operation in a wider type and rounding back
-  cannot change the result. The normals agree with a float64 Box–Muller on
-  the same bits to within 3e-7 relative (a few ulp). No intermediate float is
-  subnormal, so flush-to-zero (CuPy compiles its kernels with ``-ftz=true``)
-  cannot change the result either.
+Algorithm (docs/semantics.md §2.5 has it in full): Threefry-2x32-20 (the block function
+behind ``jax.random``, checked against Random123's known answers in the tests) on 32-bit
+words, native ``uint32`` where the namespace wraps them, 16-bit limbs in ``int32``
+elsewhere; element ``i`` of the C-order result comes from block ``i // 2``, counter
+``(j | kind << 31, stream)``, so it depends only on ``(seed, stream, kind, i)``. Uniform:
+the top 24 bits times ``2**-24``. Normal: Box-Muller on one block, with ``log``, ``cos``,
+``sin`` and ``sqrt`` built from float32 ``+ - * /`` only (library versions differ by an
+ulp between backends); every constant is an exact float32, no intermediate is subnormal.
 
 Limits and notes
 ----------------
