@@ -93,11 +93,14 @@ def target(name: str) -> str:
     return PREFIX + name
 
 
-def _call(name: str, shape: tuple[int, ...], dtype: Any) -> Any:
+def _call(name: str, shape: tuple[int, ...], dtype: Any, *, checks: bool = False) -> Any:
+    """The custom call of handler ``name``. ``checks``: it fails the program on bad values,
+    so it must run even where nothing uses its result (an output with no elements, whose
+    computation JAX and XLA otherwise drop with the call)."""
     import jax
 
     return jax.ffi.ffi_call(target(name), jax.ShapeDtypeStruct(shape, dtype),
-                            vmap_method="expand_dims")
+                            vmap_method="expand_dims", has_side_effect=checks)
 
 
 def _indices(box_indices: Any) -> Any:
@@ -163,9 +166,11 @@ def glimpse(args: GlimpseArgs) -> Any:
 def checked_indices(boxes: Any, box_indices: Any, batch: int, image_hw: tuple[int, int],
                     crop_hw: tuple[int, int]) -> Any:
     """``box_indices`` (as int32/int64) after the gradients' value checks, run by a custom
-    call when the program runs; computing from its result makes the check unskippable."""
+    call when the program runs. Computing from its result is not enough to keep it: with
+    depth 0 the gradient has nothing to compute, and JAX drops the call with it (a bad
+    index then went unreported); so the call is marked as having a side effect."""
     indices = _indices(box_indices)
-    call = _call("check", tuple(indices.shape), indices.dtype)
+    call = _call("check", tuple(indices.shape), indices.dtype, checks=True)
     return call(boxes, indices, batch=int(batch), ch=int(crop_hw[0]), cw=int(crop_hw[1]),
                 height=int(image_hw[0]), width=int(image_hw[1]))
 
