@@ -34,7 +34,8 @@ import jax
 import jax.numpy as jnp
 
 import xcrop
-from xcrop.conformance import load_all, load_suite
+from backends import gradient_pairs
+from xcrop.conformance import load_all
 from xcrop.conformance._adapters import ADAPTERS
 from xcrop.conformance._runner import call_case, judge_exact
 
@@ -69,15 +70,7 @@ def _forward_sample(x64: bool) -> list[Any]:
     return [c for c in held if id(c) in picked or c.description.startswith("[spec")]
 
 
-def _pairs() -> list[dict[str, Any]]:
-    pairs: dict[tuple[str, int], dict[str, Any]] = {}
-    for suite in ("grad_edge", "grad_dtypes", "grad_random"):
-        for c in load_suite(suite):
-            pairs.setdefault((suite, c.params["pair"]), {})[c.op] = c
-    return list(pairs.values())
-
-
-PAIRS = _pairs()
+PAIRS = gradient_pairs()
 
 
 def _crop1(pair: dict[str, Any]) -> bool:
