@@ -376,12 +376,10 @@ def test_empty_gradients_still_check_box_indices_under_jit() -> None:
         jax.block_until_ready(f(grads, image, boxes, indices))
 
 
-@pytest.mark.xfail(strict=True, reason="open: under jax.jit a crop of depth 0 takes the "
-                   "generic path (the FFI crop declines depth 0, and its handler returns "
-                   "before the checks when depth is 0), which checks no values")
 def test_empty_crop_checks_box_indices_under_jit() -> None:
     """Found with the TF fuzzer: TF raises OutOfRange for a bad box index whatever the
-    depth; the jitted crop of a depth-0 image returns an empty result instead."""
+    depth; the jitted crop of a depth-0 image returned an empty result. The FFI crop
+    declines depth 0; the generic path now checks the values when the program runs."""
     image = jnp.zeros((1, 4, 8, 0), jnp.float32)
     boxes = jnp.zeros((2, 4), jnp.float32)
     indices = jnp.asarray([-1, 0], jnp.int32)
