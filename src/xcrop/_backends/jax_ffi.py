@@ -11,9 +11,11 @@ check values; these paths put one custom call in the program instead
   float32) fails the call with xcrop's message;
 * ``extract_glimpse``: both versions, every fill; the seed (given, or drawn when the call
   is traced) is an attribute of the call;
-* the gradients: the same value checks as one small custom call whose result (the box
-  indices) feeds the generic gradient, so they cannot be skipped; the gradient itself is
-  the generic one.
+* the gradients (``crop_and_resize_grad_image``, ``_grad_boxes``, which the
+  ``custom_vjp`` of ``_frameworks.jax_vjp`` dispatches to, so ``jax.jit(jax.grad(...))``
+  of a crop): TF's gradient kernels, with the same value checks as the crop (the
+  gradients' wording); the image gradient for float16/32/64 results, the box gradient for
+  every crop image dtype.
 
 A failed check surfaces when the computation runs, as the error JAX raises for a failed
 custom call: ``jax.errors.JaxRuntimeError`` (a ``RuntimeError``) from the first call of a
@@ -35,11 +37,17 @@ import threading
 from typing import Any
 
 from .._core import random
-from .._core.args import CropArgs, GlimpseArgs, GradBoxesArgs, GradImageArgs
+from .._core.args import (
+    CROP_IMAGE_DTYPES,
+    CropArgs,
+    GlimpseArgs,
+    GradBoxesArgs,
+    GradImageArgs,
+)
 from .._core.arrays import dtype_name, is_traced
 from .numba.loader import available as numba_available
 
-__all__ = ["PREFIX", "checked_indices", "crop", "glimpse", "paths", "target", "usable"]
+__all__ = ["PREFIX", "crop", "glimpse", "grad_boxes", "grad_image", "paths", "target", "usable"]
 
 #: Prefix of xcrop's FFI target names.
 PREFIX = "xcrop_numba_"
@@ -157,52 +165,53 @@ def glimpse(args: GlimpseArgs) -> Any:
 
 
 # ----------------------------------------------------------------------------------------
-# the gradients: checked box indices, then the generic gradient
+# the gradients
 # ----------------------------------------------------------------------------------------
 
-def checked_indices(boxes: Any, box_indices: Any, batch: int, image_hw: tuple[int, int],
-                    crop_hw: tuple[int, int]) -> Any:
-    """``box_indices`` (as int32/int64) after the gradients' value checks, run by a custom
-    call when the program runs; computing from its result makes the check unskippable."""
-    indices = _indices(box_indices)
-    call = _call("check", tuple(indices.shape), indices.dtype)
-    return call(boxes, indices, batch=int(batch), ch=int(crop_hw[0]), cw=int(crop_hw[1]),
-                height=int(image_hw[0]), width=int(image_hw[1]))
+def _table(kind: str) -> Any:
+    """The kernels' float32 decoding table for ``kind`` (``grad_drivers.decode_table``),
+    as a constant of the program."""
+    import jax.numpy as jnp
+
+    from .numba.grad_drivers import decode_table
+
+    return jnp.asarray(decode_table(kind))
 
 
 def _grad_image_predicate(args: GradImageArgs) -> bool:
-    return (args.boxes is not None and args.grads.shape[0] > 0
-            and usable(args.grads, args.boxes, args.box_indices))
+    # The boxes, not only their coordinates: the handler checks their values (validation
+    # cannot, under tracing) and computes the coordinates from them as the forward does.
+    return args.boxes is not None and usable(args.grads, args.boxes, args.box_indices)
 
 
-def _grad_image(args: GradImageArgs) -> Any:
-    from dataclasses import replace
+def grad_image(args: GradImageArgs) -> Any:
+    """TF's ``CropAndResizeGradImage`` of ``args`` as one custom call: ``args.image_shape``
+    of ``args.dtype`` (float16, float32 or float64)."""
+    import jax.numpy as jnp
+    import numpy as np
 
-    from .._reference import gradients as reference
-    from .jax_fold import lax_fold
-
-    batch, height, width, _ = args.image_shape
-    indices = checked_indices(args.boxes, args.box_indices, batch, (height, width),
-                              tuple(args.grads.shape[1:3]))
-    # The reference gradient, traced (the value checks above run in the program).
-    return reference.image_gradient(replace(args, box_indices=indices), fold=lax_fold)
+    kind = dtype_name(jnp, args.dtype)
+    call = _call(f"grad_image_{kind}", tuple(int(v) for v in args.image_shape), args.dtype)
+    return call(args.grads.astype(jnp.float32), args.boxes.astype(jnp.float32),
+                _indices(args.box_indices), _table(kind),
+                method=np.int32(0 if args.method == "bilinear" else 1))
 
 
 def _grad_boxes_predicate(args: GradBoxesArgs) -> bool:
-    return args.grads.shape[0] > 0 and usable(args.grads, args.image, args.boxes,
-                                               args.box_indices)
+    import jax.numpy as jnp
+
+    return (dtype_name(jnp, args.image.dtype) in CROP_IMAGE_DTYPES
+            and usable(args.grads, args.image, args.boxes, args.box_indices))
 
 
-def _grad_boxes(args: GradBoxesArgs) -> Any:
-    from dataclasses import replace
+def grad_boxes(args: GradBoxesArgs) -> Any:
+    """TF's ``CropAndResizeGradBoxes`` of ``args`` as one custom call: float32 ``(n, 4)``."""
+    import jax.numpy as jnp
 
-    from .._reference import gradients as reference
-    from .jax_fold import lax_fold
-
-    batch, height, width, _ = args.image.shape
-    indices = checked_indices(args.boxes, args.box_indices, batch, (height, width),
-                              tuple(args.grads.shape[1:3]))
-    return reference.box_gradient(replace(args, box_indices=indices), fold=lax_fold)
+    kind = dtype_name(jnp, args.image.dtype)
+    call = _call(f"grad_boxes_{kind}", (int(args.grads.shape[0]), 4), jnp.float32)
+    return call(args.grads.astype(jnp.float32), args.image, args.boxes.astype(jnp.float32),
+                _indices(args.box_indices), _table(kind))
 
 
 def paths() -> list[dict[str, Any]]:
@@ -213,10 +222,8 @@ def paths() -> list[dict[str, Any]]:
              name=NAME, **common),
         dict(operation="extract_glimpse", implementation=glimpse,
              predicate=_glimpse_predicate, name=NAME, **common),
-        dict(operation="crop_and_resize_grad_image", implementation=_grad_image,
-             predicate=_grad_image_predicate,
-             name="jax CPU XLA FFI checks + generic gradient", **common),
-        dict(operation="crop_and_resize_grad_boxes", implementation=_grad_boxes,
-             predicate=_grad_boxes_predicate,
-             name="jax CPU XLA FFI checks + generic gradient", **common),
+        dict(operation="crop_and_resize_grad_image", implementation=grad_image,
+             predicate=_grad_image_predicate, name=NAME, **common),
+        dict(operation="crop_and_resize_grad_boxes", implementation=grad_boxes,
+             predicate=_grad_boxes_predicate, name=NAME, **common),
     ]

@@ -21,7 +21,7 @@ from ..._reference.gradients import box_coordinates, edge_weights
 from ..host import num_threads, read_alias, run_split
 from .loader import kernels
 
-__all__ = ["box_gradient", "image_gradient"]
+__all__ = ["box_gradient", "decode_table", "image_gradient"]
 
 
 @functools.cache
@@ -44,6 +44,15 @@ def _no_table() -> Any:
     import numpy as np
 
     return np.zeros(1, np.float32)
+
+
+def decode_table(kind: str) -> Any:
+    """The float32 ``table`` operand of the kernels for pixels or results of dtype name
+    ``kind``: float16 bits and uint16 pixels are decoded through it; others pass one
+    unused 0."""
+    if kind == "float16":
+        return _half_table()
+    return _uint16_table() if kind == "uint16" else _no_table()
 
 
 def _chunks(batch: int, depth: int) -> int:
