@@ -86,10 +86,9 @@ def image_gradient(args: GradImageArgs) -> Any:
     order = np.argsort(idx, kind="stable")
     starts = np.searchsorted(idx[order], np.arange(batch + 1), side="left").astype(np.int64)
     flat = out.reshape(batch * height * width, depth)
+    table = decode_table(dtype.name)
     if dtype == np.float16:
-        flat, table = flat.view(np.uint16), _half_table()
-    else:
-        table = _no_table()
+        flat = flat.view(np.uint16)
     k = kernels().gradients
     kernel = k.image_grad_nearest if method == "nearest" else k.image_grad_bilinear
     chunks = _chunks(batch, depth)
@@ -125,12 +124,9 @@ def box_gradient(args: GradBoxesArgs) -> Any:
     wy_lo, wy_hi = _weights(xp, height, ch)
     wx_lo, wx_hi = _weights(xp, width, cw)
     pixels = _input(image, None).reshape(batch * height * width, depth)
+    table = decode_table(pixels.dtype.name)
     if pixels.dtype == np.float16:
-        pixels, table = pixels.view(np.uint16), _half_table()
-    elif pixels.dtype == np.uint16:
-        table = _uint16_table()
-    else:
-        table = _no_table()
+        pixels = pixels.view(np.uint16)
     idx = _indices(box_indices, n, batch)
 
     box_grad = kernels().gradients.box_grad
