@@ -261,3 +261,32 @@ def test_value_errors_fail_the_jitted_gradient_functions(bad: str) -> None:
         with pytest.raises(RUNTIME_ERRORS, match=re.escape(str(eager.value))):
             jax.block_until_ready(vf(grads, jnp.stack([VBOXES[0], boxes]),
                                      jnp.stack([VINDICES[0], indices])))
+
+
+def test_an_unknown_ffi_api_or_a_failing_handler_falls_back_with_one_warning(
+        monkeypatch) -> None:
+    from xcrop._backends.numba import ffi_handlers
+
+    args = (jnp.asarray(IMAGE), VBOXES[0], VINDICES[0])
+
+    def lowered_text():
+        # A fresh function each time: jit caches traces per function.
+        return jax.jit(lambda *a: jax.grad(_loss, argnums=(0, 1))(*a)).lower(*args).as_text()
+
+    monkeypatch.setattr(jax_ffi, "_ffi_ok", None)
+    monkeypatch.setattr(jax_ffi, "_header_version", lambda: (0, 2))
+    with pytest.warns(RuntimeWarning, match="FFI API is 0.2"):
+        assert jax_ffi.PREFIX not in lowered_text()
+    monkeypatch.undo()
+
+    def broken(name):
+        raise RuntimeError("no compiler")
+
+    monkeypatch.setattr(jax_ffi, "_ffi_ok", None)
+    monkeypatch.setattr(jax_ffi, "_registered", {})
+    monkeypatch.setattr(ffi_handlers, "handler", broken)
+    with pytest.warns(RuntimeWarning, match="no compiler"):
+        assert jax_ffi.PREFIX not in lowered_text()
+    assert jax_ffi.PREFIX not in lowered_text()  # and stays off, silently
+    monkeypatch.undo()
+    assert jax_ffi.PREFIX in lowered_text()

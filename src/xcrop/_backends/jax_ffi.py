@@ -29,11 +29,16 @@ extra leading dimensions and loops over them in compiled code.
 Only where numba is importable and JAX's default backend is the CPU (the targets are
 registered for the CPU platform only; a program for another platform keeps the generic
 path). Each target is compiled (or loaded from numba's cache) and registered on first use.
+If jaxlib's FFI API (its ``c_api.h``) is not the one the handlers read, or a handler
+cannot be compiled or registered, one ``RuntimeWarning`` says so and the generic path
+serves every later traced call.
 """
 
 from __future__ import annotations
 
+import os
 import threading
+import warnings
 from typing import Any
 
 from .._core import random
@@ -45,6 +50,7 @@ from .._core.args import (
     GradImageArgs,
 )
 from .._core.arrays import dtype_name, is_traced
+from .._core.errors import PathUnavailable
 from .numba.loader import available as numba_available
 
 __all__ = ["PREFIX", "crop", "glimpse", "grad_boxes", "grad_image", "paths", "target", "usable"]
@@ -60,6 +66,34 @@ _registered: dict[str, Any] = {}
 _ffi_ok: bool | None = None
 
 
+def _header_version() -> tuple[int, int] | None:
+    """``(XLA_FFI_API_MAJOR, XLA_FFI_API_MINOR)`` of the ``c_api.h`` jaxlib ships, or None
+    if it cannot be read."""
+    import re
+
+    import jax.ffi
+
+    try:
+        header = os.path.join(jax.ffi.include_dir(), "xla", "ffi", "api", "c_api.h")
+        with open(header, encoding="utf-8") as f:
+            text = f.read()
+        major = re.search(r"#define\s+XLA_FFI_API_MAJOR\s+(\d+)", text)
+        minor = re.search(r"#define\s+XLA_FFI_API_MINOR\s+(\d+)", text)
+    except (OSError, AttributeError):
+        return None
+    if major is None or minor is None:
+        return None
+    return int(major.group(1)), int(minor.group(1))
+
+
+def _unusable(why: str) -> None:
+    # One warning per process, then the generic path serves every traced call.
+    global _ffi_ok
+    _ffi_ok = False
+    warnings.warn(f"xcrop: the XLA FFI paths are off ({why}); traced JAX calls take the "
+                  "generic path (exact, slower)", RuntimeWarning, stacklevel=3)
+
+
 def _ffi_importable() -> bool:
     global _ffi_ok
     if _ffi_ok is None:
@@ -67,10 +101,20 @@ def _ffi_importable() -> bool:
             import jax.ffi  # noqa: F401
 
             from .numba import ffi_handlers  # noqa: F401  (imports numba)
-            _ffi_ok = True
-        except Exception:  # an old jax, or numba missing or broken
+            from .numba.xla_ffi import API_MAJOR, API_MINOR
+        except Exception:  # an old jax, or numba missing or broken: no warning needed
             _ffi_ok = False
-    return _ffi_ok
+            return False
+        # The handlers read the call frame of FFI API 0.3 (numba/xla_ffi.py); later minor
+        # versions only append fields. Each handler also checks the struct sizes it reads
+        # when it runs, and fails with an INTERNAL error rather than read past them.
+        version = _header_version()
+        if version is not None and (version[0] != API_MAJOR or version[1] < API_MINOR):
+            _unusable(f"jaxlib's XLA FFI API is {version[0]}.{version[1]}, the handlers "
+                      f"read {API_MAJOR}.{API_MINOR}")
+        else:
+            _ffi_ok = True
+    return bool(_ffi_ok)
 
 
 def usable(*arrays: Any) -> bool:
@@ -94,9 +138,14 @@ def target(name: str) -> str:
 
             from .numba import ffi_handlers
 
-            handler = ffi_handlers.handler(name)
-            jax.ffi.register_ffi_target(PREFIX + name, jax.ffi.pycapsule(handler.address),
-                                        platform="cpu")
+            try:
+                handler = ffi_handlers.handler(name)
+                jax.ffi.register_ffi_target(PREFIX + name,
+                                            jax.ffi.pycapsule(handler.address),
+                                            platform="cpu")
+            except Exception as exc:  # numba cannot compile it, or JAX refuses it
+                _unusable(f"target {name}: {type(exc).__name__}: {exc}")
+                raise PathUnavailable(str(exc)) from exc
             _registered[name] = handler  # keeps the compiled code alive
     return PREFIX + name
 
