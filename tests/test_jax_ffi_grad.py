@@ -11,6 +11,7 @@ gradient (about 25x slower, and exact too) fails it.
 
 from __future__ import annotations
 
+import os
 import re
 
 import numpy as np
@@ -35,6 +36,8 @@ RUNTIME_ERRORS = (jax.errors.JaxRuntimeError, ValueError)
 GRAD_IMAGE, GRAD_BOXES = "crop_and_resize_grad_image", "crop_and_resize_grad_boxes"
 SUITES = ("grad_edge", "grad_dtypes", "grad_random", "grad_errors")
 RNG = np.random.default_rng(17)
+#: XCROP_JAX_SAMPLE=all: every case and pair in both modes (about 2.5 minutes).
+FULL = os.environ.get("XCROP_JAX_SAMPLE") == "all"
 
 
 def _ffi_calls(lowered) -> set[str]:
@@ -92,9 +95,9 @@ def test_every_gradient_fixture_under_jit(suite: str, x64: bool) -> None:
     # cases JAX can hold without it; x64 on the 64-bit ones and every 10th other one (the
     # same programs but for 64-bit shapes and scalars).
     # grad_random: every other case (its 280 cases differ in values more than in kind).
-    cases = load_suite(suite)[::2 if suite == "grad_random" else 1]
-    cases = [c for c in cases if _wide(c)] + [c for c in cases if not _wide(c)][::10] \
-        if x64 else [c for c in cases if not _wide(c)]
+    cases = load_suite(suite)[::2 if suite == "grad_random" and not FULL else 1]
+    cases = [c for c in cases if _wide(c)] + [c for c in cases if not _wide(c)][
+        ::1 if FULL else 10] if x64 else [c for c in cases if not _wide(c)]
     assert cases
     for case in cases:
         _run_standalone(case)
@@ -140,10 +143,10 @@ def _check_grad_pair(pair: dict, argnums: tuple[int, ...]) -> None:
 def test_jit_of_grad_on_the_recorded_pairs(x64: bool) -> None:
     # Every edge and dtype pair, every 8th random one (a compile each, ~0.2 s).
     picked = [p for p in PAIRS if p[GRAD_BOXES].suite != "grad_random"] + [
-        p for p in PAIRS if p[GRAD_BOXES].suite == "grad_random"][::8]
+        p for p in PAIRS if p[GRAD_BOXES].suite == "grad_random"][::1 if FULL else 8]
     ran = 0
     for pair in picked:
-        if _wide(pair[GRAD_BOXES]) != x64:
+        if _wide(pair[GRAD_BOXES]) != x64 and not (FULL and x64):
             continue
         floating = GRAD_IMAGE in pair
         _check_grad_pair(pair, (0, 1) if floating else (1,))
