@@ -1,7 +1,7 @@
 """xcrop benchmark: TF 2.21 CPU vs every xcrop backend and path, side by side, one process.
 
     python bench/bench.py [--repeats 7] [--generic-repeats 1] [--skip-generic]
-                          [--only WORKLOAD ...] [--suite forward|train|all] [--no-memory]
+                          [--only WORKLOAD ...] [--suite forward|train|cold|all] [--no-memory]
                           [--json bench/results.json] [--plot bench/results.png]
 
     nox -s bench         # TF, xcrop (NumPy, torch 2.13.0), kornia 0.9.0 as a peer
@@ -11,7 +11,8 @@
 
 Workloads: RoI head, augmentation, many small crops, glimpses (noise "zero", and TF's
 default "uniform"); and training steps (forward plus both gradients, ``bench/train.py``)
-on the RoI head, small crops and augmentation shapes. Backends: NumPy, torch (CPU), JAX
+on the RoI head, small crops and augmentation shapes; the cold start (``bench/cold_start.py``:
+first calls in fresh processes with an empty numba cache). Backends: NumPy, torch (CPU), JAX
 (CPU) where installed.
 Paths: ``fast`` (what the registry picks: the numba kernel where numba is installed),
 ``fast_array`` (numba disabled: the pure NumPy / torch-op fast path; for JAX the pure
@@ -331,8 +332,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--skip-generic", action="store_true")
     p.add_argument("--no-memory", action="store_true", help="skip the RSS subprocesses")
     p.add_argument("--only", nargs="*", help="workload names to run")
-    p.add_argument("--suite", choices=("forward", "train", "all"), default="all",
-                   help="forward calls, training steps (train_*), or both (default)")
+    p.add_argument("--suite", choices=("forward", "train", "cold", "all"), default="all",
+                   help="forward calls, training steps (train_*), the cold start "
+                        "(bench/cold_start.py), or all (default)")
     p.add_argument("--json", default="bench/results.json")
     p.add_argument("--plot", default="bench/results.png")
     p.add_argument("--child", nargs=2, metavar=("WORKLOAD", "RUNNER"), help=argparse.SUPPRESS)
@@ -358,7 +360,8 @@ def main(argv: list[str] | None = None) -> int:
     for name, w in workloads().items():
         if opts.only and name not in opts.only:
             continue
-        if opts.suite != "all" and (w["op"] == "train") != (opts.suite == "train"):
+        if opts.suite == "cold" or (
+                opts.suite != "all" and (w["op"] == "train") != (opts.suite == "train")):
             continue
         table = {k: v for k, v in runners(w).items()
                  if not (k.endswith("/generic") and opts.skip_generic)}
@@ -386,6 +389,11 @@ def main(argv: list[str] | None = None) -> int:
             print(f"  {rname:<20} {r['median_s'] * 1e3:>10.2f} {ratio:>9} {peak:>8} "
                   f"{rss:>8}  {r['path']}")
         sys.stdout.flush()
+    if opts.suite in ("cold", "all"):
+        from cold_start import cold_start, report
+
+        results["cold_start"] = cold_start(min(opts.repeats, 3))
+        report(results["cold_start"])
     with contextlib.suppress(OSError), open("/proc/loadavg") as f:
         results["machine"]["loadavg_at_end"] = f.read().split()[:3]
     os.makedirs(os.path.dirname(opts.json) or ".", exist_ok=True)

@@ -8,18 +8,29 @@ Usage (``nox -s fuzz -- ...`` passes the same arguments)::
 
 For each operation (``crop_and_resize``, ``extract_glimpse_v2``, ``extract_glimpse_v1``,
 ``grad_image``, ``grad_boxes``) Hypothesis draws ``--cases`` calls (strategies in
-``fuzz/fuzz_strategies.py``), runs each through TF and through every xcrop backend and path:
+``fuzz/fuzz_strategies.py``), runs each through TF (op determinism on: TF's CPU image
+gradient otherwise adds its contributions in any order) and through every xcrop backend
+and path the registry (``xcrop._dispatch.registry``) has for it:
 
-* numpy and torch: ``fast`` (what the registry picks: numba kernels where installed),
-  ``fast_array`` (numba off: ``XCROP_NO_NUMBA=1``, crops only) and ``generic``
-  (``xcrop.use_generic()``);
-* array_api_strict (generic only: it has no fast path);
-* JAX eager (x64 off and on; the same paths as numpy and torch: the host fast paths on
-  CPU views, and the generic path), one target in turn on every ``--jax-every``-th case
-  only, chosen by a hash of the case: JAX's generic path compiles every new shape.
+* numpy and torch: ``fast`` (what the registry picks: the numba kernels where installed,
+  for the crop and both gradients), ``fast_array`` (numba off through
+  ``XCROP_NO_NUMBA=1``: the array-op fast paths of the crop and the gradients) and
+  ``generic`` (``xcrop.use_generic()``, the array-API reference);
+* array_api_strict: ``generic`` only (it has no fast path);
+* eager JAX, x64 off (``jax``) and on (``jax_x64``): the same paths as numpy and torch.
+  ``fast`` (numba on CPU views, nothing compiled) runs on every ``--jax-fast-every``-th
+  case; ``fast_array`` and ``generic`` compile every new shape, so one of those targets
+  in turn runs on every ``--jax-every``-th case;
+* ``jax.jit`` of the whole call (every input traced), x64 off and on: ``jit:fast`` (the
+  XLA FFI paths of ``xcrop._backends.jax_ffi``: the numba kernels as custom calls for
+  the crop and glimpses, the FFI value checks plus the traced generic code for the
+  gradients) and ``jit:generic`` (``xcrop.use_generic()``: the generic code, kept exact
+  under XLA by its barriers). Every case compiles, so one of the four in turn runs on
+  every ``--jit-every``-th case.
 
-The gradients have no fast paths (``xcrop.crop_and_resize_grad_*`` always run the
-generic code), so they run once per backend.
+Which path actually served each call is recorded (the registry's choice, at trace time
+under ``jax.jit``) and printed per target, so a ``fast`` row that fell back to the
+generic code shows as such.
 
 Judging reuses the conformance runner: outputs must be bit-identical (NaN positions and
 the sign of zero included) except where ``xcrop.capabilities`` declares a bound; where
@@ -27,6 +38,11 @@ TF raises, xcrop must raise the exception ``expected_exception`` maps TF's to. A
 (uniform/gaussian) glimpse fill differs run to run in TF, so there only the copied
 (in-image) elements must match, and the filled positions must equal TF's (found with a
 zero-fill probe on an all-ones input).
+
+Under ``jax.jit`` a value error (a box index outside the batch) cannot be a Python
+exception: the program fails with JAX's runtime error carrying the eager call's message
+(the FFI path checks inside its kernels, the generic path in a host callback), which
+must match.
 
 A mismatch makes Hypothesis shrink the case; the minimal one is printed as a runnable
 snippet and saved to ``fuzz/failures/<op>-seed<seed>.json`` (replay with ``--replay``)
@@ -38,6 +54,7 @@ mismatch counts and exits 1 on any mismatch.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import sys
@@ -87,51 +104,159 @@ SKIPPED = "skipped"
 class Target:
     adapter: Adapter
     path: str  # "fast", "fast_array" or "generic"
+    jit: bool = False  # the whole call under jax.jit (JAX adapters only)
 
     @property
     def name(self) -> str:
-        return f"{self.adapter.name}/{self.path}"
+        return f"{self.adapter.name}/{'jit:' if self.jit else ''}{self.path}"
+
+    @property
+    def mode(self) -> str:
+        """The mode as ``xcrop.capabilities`` names it."""
+        return "jit" if self.jit else "eager"
 
 
-def targets_for(op: str, backends: list[str]) -> list[Target]:
-    if op in ("grad_image", "grad_boxes"):
-        paths = ("fast",)  # gradients have one implementation
-    elif op == "crop_and_resize":
-        paths = ("fast", "fast_array", "generic")
+def targets_for(op: str, backends: list[str], *, jit: bool = False) -> list[Target]:
+    """The eager targets of ``op`` on ``backends`` (installed ones only), or with ``jit``
+    the ``jax.jit`` targets of the JAX backends among them."""
+    if op == "extract_glimpse_v1" or op == "extract_glimpse_v2":
+        paths = ("fast", "generic")  # the eager glimpse fast paths do not use numba
     else:
-        paths = ("fast", "generic")  # glimpse fast paths do not use numba
+        # The crop and both gradients: numba kernels, array-op fast paths, generic.
+        paths = ("fast", "fast_array", "generic")
     out = []
     for name in backends:
         adapter = _ADAPTER[name]
         if adapter.skip_reason():
             continue
-        for path in (("fast",) if name == "array_api_strict" else paths):
+        if jit:
+            if name.startswith("jax"):
+                out += [Target(adapter, "fast", True), Target(adapter, "generic", True)]
+            continue
+        for path in (("generic",) if name == "array_api_strict" else paths):
             out.append(Target(adapter, path))
     return out
 
 
 # --------------------------------------------------------------------------------------
-# Judging one case on one target
+# Which path served a call
 # --------------------------------------------------------------------------------------
+
+#: (operation, path name) of every dispatch since the last reset; None: not recording.
+_served: list[tuple[str, str]] | None = None
+
+
+def _install_path_recorder() -> None:
+    """Wrap the registry's ``accepting`` so that every dispatch notes the path that
+    served it: the last path it yielded (dispatch stops at the first that runs), or
+    ``generic`` when none was yielded. Under ``jax.jit`` this is the trace's choice."""
+    from xcrop._dispatch import registry
+
+    original = registry.accepting
+    if getattr(original, "_fuzz_recorder", False):
+        return
+
+    def accepting(operation: str, args: Any) -> Any:
+        slot = None
+        if _served is not None:
+            _served.append((operation, registry.GENERIC))
+            slot = len(_served) - 1
+        for path in original(operation, args):
+            if slot is not None and _served is not None:
+                _served[slot] = (operation, path.name)
+            yield path
+
+    accepting._fuzz_recorder = True  # type: ignore[attr-defined]
+    registry.accepting = accepting
+
 
 def _first_input(case: Case) -> np.ndarray:
     return next(iter(case.inputs.values()))
 
 
-def _call(case: Case, target: Target) -> Any:
-    with target.adapter.active(), path_context(target.path):
-        return call_case(case, target.adapter.asarray)
+def _jit_call(case: Case, adapter: Adapter) -> Any:
+    """``call_case`` inside ``jax.jit``, every input of the case traced; a fresh function
+    each time, so nothing is served from an earlier trace."""
+    import jax
+
+    keys = list(case.inputs)
+    arrays = [adapter.asarray(case.inputs[k]) for k in keys]  # UnsupportedByBackend here
+
+    def run(*traced: Any) -> Any:
+        by_id = {id(case.inputs[k]): t for k, t in zip(keys, traced, strict=True)}
+        # Arrays that are not inputs (call_case's dtype probe) convert as eagerly.
+        return call_case(case, lambda a: by_id[id(a)] if id(a) in by_id
+                         else adapter.asarray(a))
+
+    return jax.block_until_ready(jax.jit(run)(*arrays))
+
+
+def _call(case: Case, target: Target, served: list[str] | None = None) -> Any:
+    global _served
+    _served = []
+    try:
+        with target.adapter.active(), path_context(target.path):
+            if target.jit:
+                return _jit_call(case, target.adapter)
+            return call_case(case, target.adapter.asarray)
+    finally:
+        if served is not None:
+            mine = [name for op, name in _served if op == case.op]
+            served.extend(mine[-1:])
+        _served = None
+
+
+#: What JAX raises for a failed custom call: JaxRuntimeError from the first call of a
+#: jitted function, ValueError from later ones; xcrop's message at the end of both.
+def _runtime_errors() -> tuple[type[BaseException], ...]:
+    import jax
+
+    return (jax.errors.JaxRuntimeError, ValueError)
+
+
+def _judge_jit_error(case: Case, target: Target, want: type[Exception],
+                     served: list[str]) -> str | None:
+    """Where TF raised: the jitted call must raise ``want`` while tracing, or (a value
+    error) fail when it runs with the eager call's message."""
+    try:
+        _call(case, target, served)
+    except UnsupportedByBackend:
+        return SKIPPED
+    except want:
+        return None
+    except _runtime_errors() as exc:
+        eager = Target(target.adapter, target.path)
+        try:
+            _call(case, eager)
+        except want as eager_exc:
+            if str(eager_exc) in str(exc):
+                return None
+            return (f"failed when run with {type(exc).__name__}: {exc}; the eager call's "
+                    f"message is {eager_exc}")
+        except Exception as eager_exc:
+            return (f"failed when run with {type(exc).__name__}: {exc}; the eager call "
+                    f"raised {type(eager_exc).__name__}: {eager_exc}")
+        return f"failed when run with {type(exc).__name__}: {exc}; the eager call did not"
+    except Exception as exc:
+        return (f"raised {type(exc).__name__}: {exc}; TF raised {case.error['tf_type']} "
+                f"({case.error['tf_summary']}), so {want.__name__} was expected")
+    return f"returned a result; TF raised {case.error['tf_type']}: {case.error['tf_summary']}"
 
 
 def judge(case: Case, target: Target, tf_mask: np.ndarray | None,
-          tf_probe: np.ndarray | None, probe: Case | None) -> str | None:
+          tf_probe: np.ndarray | None, probe: Case | None,
+          served: list[str] | None = None) -> str | None:
     """None if ``target`` agrees with TF on ``case``, SKIPPED if the backend cannot hold
-    its inputs, else a description of the mismatch."""
+    its inputs, else a
+    description of the mismatch. The serving path's name is appended to ``served``."""
     adapter = target.adapter
+    served = [] if served is None else served
     if case.check == "error":
         want = expected_exception(case)
+        if target.jit:
+            return _judge_jit_error(case, target, want, served)
         try:
-            _call(case, target)
+            _call(case, target, served)
         except UnsupportedByBackend:
             return SKIPPED
         except want:
@@ -142,7 +267,7 @@ def judge(case: Case, target: Target, tf_mask: np.ndarray | None,
         return f"returned a result; TF raised {case.error['tf_type']}: {case.error['tf_summary']}"
     try:
         first = adapter.asarray(_first_input(case))
-        raw = _call(case, target)
+        raw = _call(case, target, served)
     except UnsupportedByBackend:
         return SKIPPED
     except Exception as exc:
@@ -162,7 +287,7 @@ def judge(case: Case, target: Target, tf_mask: np.ndarray | None,
             return f"shape/dtype {out.shape}/{out.dtype}, TF {expected.shape}/{expected.dtype}"
         ok, _, msg = judge_exact(out[~tf_mask], expected[~tf_mask])
         return None if ok else f"copied (in-image) elements differ: {msg}"
-    bound = max_ulp(adapter.library, adapter.device_kind, case.op)
+    bound = max_ulp(adapter.library, adapter.device_kind, case.op, target.mode)
     ok, _, msg = judge_exact(out, expected, bound)
     return None if ok else msg
 
@@ -282,19 +407,72 @@ class Stats:
     cases: int = 0  # cases generated before the first mismatch (or all)
     tf_errors: int = 0
     random_fill: int = 0
-    jax_cases: int = 0
+    jax_cases: int = 0  # cases that ran a sampled eager JAX target
+    jit_cases: int = 0  # cases that ran a jax.jit target
     mismatches: int = 0
-    skipped: int = 0  # (case, target) pairs a backend could not hold
+    # Per target: (case, target) runs, and how many were skipped (the backend cannot
+    # hold an input).
     target_runs: dict[str, int] = field(default_factory=dict)
+    skipped: dict[str, int] = field(default_factory=dict)
+    # Per target: how often each path served (the registry's choice).
+    served: dict[str, dict[str, int]] = field(default_factory=dict)
+    target_seconds: dict[str, float] = field(default_factory=dict)
     seconds: float = 0.0
     failure: tuple[Case, list[str]] | None = None
     failure_file: str = ""
     time_up: bool = False
 
+    def judged(self, target: str) -> int:
+        return self.target_runs.get(target, 0) - self.skipped.get(target, 0)
 
-def check_case(tf: Any, pending: Case, targets: list[Target], jax_targets: list[Target],
-               jax_every: int, stats: Stats) -> list[str]:
-    """Run one case through TF and every target; return the mismatches."""
+
+@dataclass
+class Plan:
+    """Which targets run on which case."""
+
+    every_case: list[Target]  # numpy, torch, array_api_strict
+    jax_fast: list[Target]  # eager JAX on its fast path: all of them, every k-th case
+    jax_fast_every: int
+    jax_rest: list[Target]  # eager JAX fast_array/generic: one in turn, every k-th case
+    jax_every: int
+    jit: list[Target]  # jax.jit: one in turn, every k-th case
+    jit_every: int
+
+    @classmethod
+    def make(cls, op: str, backends: list[str], jax_fast_every: int, jax_every: int,
+             jit_every: int) -> Plan:
+        plain = [b for b in backends if not b.startswith("jax")]
+        jax_eager = targets_for(op, [b for b in backends if b.startswith("jax")])
+        return cls(targets_for(op, plain),
+                   [t for t in jax_eager if t.path == "fast"], jax_fast_every,
+                   [t for t in jax_eager if t.path != "fast"], jax_every,
+                   targets_for(op, backends, jit=True), jit_every)
+
+    @classmethod
+    def everything(cls, op: str, backends: list[str]) -> Plan:
+        """Every target on every case (``--replay``)."""
+        plain = targets_for(op, backends) + targets_for(op, backends, jit=True)
+        return cls(plain, [], 0, [], 0, [], 0)
+
+
+def _case_key(case: Case) -> int:
+    # By a hash of the case, not a counter, so a shrinking run sees the same choice.
+    return zlib.crc32(repr((case.op, case.api, sorted(case.params.items()),
+                            [(v.dtype.name, v.shape) for v in case.inputs.values()]))
+                      .encode())
+
+
+def _one_in_turn(key: int, targets: list[Target], every: int, salt: int) -> list[Target]:
+    if not targets or every <= 0:
+        return []
+    key = zlib.crc32(salt.to_bytes(4, "little"), key)
+    if key % every:
+        return []
+    return [targets[(key // every) % len(targets)]]
+
+
+def check_case(tf: Any, pending: Case, plan: Plan, stats: Stats) -> list[str]:
+    """Run one case through TF and the targets the plan gives it; return the mismatches."""
     case = run_tf(tf, pending, "case")
     tf_mask = tf_probe = probe = None
     if case.check == "error":
@@ -304,33 +482,38 @@ def check_case(tf: Any, pending: Case, targets: list[Target], jax_targets: list[
         probe = run_tf(tf, probe_case(case), "probe")
         tf_probe = np.asarray(probe.expected)
         tf_mask = tf_probe == 0
-    chosen = list(targets)
-    if jax_targets and jax_every > 0:
-        # By a hash of the case, not a counter, so a shrinking run sees the same choice.
-        key = zlib.crc32(repr((case.op, case.api, sorted(case.params.items()),
-                               [(v.dtype.name, v.shape) for v in case.inputs.values()]))
-                         .encode())
-        if key % jax_every == 0:
-            stats.jax_cases += 1
-            chosen.append(jax_targets[(key // jax_every) % len(jax_targets)])
+    key = _case_key(case)
+    chosen = list(plan.every_case)
+    if plan.jax_fast_every > 0 and key % plan.jax_fast_every == 0:
+        chosen += plan.jax_fast
+    sampled = _one_in_turn(key, plan.jax_rest, plan.jax_every, 1)
+    stats.jax_cases += bool(sampled)
+    jitted = _one_in_turn(key, plan.jit, plan.jit_every, 2)
+    stats.jit_cases += bool(jitted)
     problems = []
-    for target in chosen:
-        verdict = judge(case, target, tf_mask, tf_probe, probe)
-        stats.target_runs[target.name] = stats.target_runs.get(target.name, 0) + 1
+    for target in chosen + sampled + jitted:
+        served: list[str] = []
+        t0 = time.perf_counter()
+        verdict = judge(case, target, tf_mask, tf_probe, probe, served)
+        name = target.name
+        stats.target_seconds[name] = (stats.target_seconds.get(name, 0.0)
+                                      + time.perf_counter() - t0)
+        stats.target_runs[name] = stats.target_runs.get(name, 0) + 1
+        for path in served:
+            tally = stats.served.setdefault(name, {})
+            tally[path] = tally.get(path, 0) + 1
         if verdict == SKIPPED:
-            stats.skipped += 1
+            stats.skipped[name] = stats.skipped.get(name, 0) + 1
         elif verdict is not None:
-            problems.append(f"{target.name}: {verdict}")
+            problems.append(f"{name}: {verdict}")
     if problems:
         stats.failure = (case, problems)
     return problems
 
 
-def fuzz_op(tf: Any, op: str, n: int, seed: int, backends: list[str], jax_every: int,
-            progress: bool, max_seconds: float | None = None) -> Stats:
+def fuzz_op(tf: Any, op: str, n: int, seed: int, plan: Plan, progress: bool,
+            max_seconds: float | None = None) -> Stats:
     stats = Stats(op)
-    targets = targets_for(op, [b for b in backends if not b.startswith("jax")])
-    jax_targets = targets_for(op, [b for b in backends if b.startswith("jax")])
     start = time.perf_counter()
     failed_at: list[int] = []
 
@@ -343,10 +526,10 @@ def fuzz_op(tf: Any, op: str, n: int, seed: int, backends: list[str], jax_every:
         if max_seconds and not failed_at and time.perf_counter() - start > max_seconds:
             raise _TimeUp
         stats.calls += 1
-        problems = check_case(tf, pending, targets, jax_targets, jax_every, stats)
+        problems = check_case(tf, pending, plan, stats)
         if problems and not failed_at:
             failed_at.append(stats.calls)
-        if progress and not failed_at and stats.calls % 500 == 0:
+        if progress and not failed_at and stats.calls % 250 == 0:
             print(f"  {op}: {stats.calls} cases, {time.perf_counter() - start:.0f} s",
                   file=sys.stderr, flush=True)
         if problems:
@@ -369,12 +552,27 @@ def replay(tf: Any, path: Path, backends: list[str]) -> int:
     pending = Case("fuzz", "replay", record["op"], record["api"], inputs, record["params"],
                    np.zeros(0, np.float32), "exact")
     stats = Stats(record["fuzz_op"])
-    problems = check_case(tf, pending, targets_for(record["fuzz_op"], backends), [], 0, stats)
+    problems = check_case(tf, pending, Plan.everything(record["fuzz_op"], backends), stats)
     print(snippet(pending))
     for p in problems:
         print("MISMATCH", p)
     print("no mismatch" if not problems else f"{len(problems)} mismatching target(s)")
     return 1 if problems else 0
+
+
+def print_stats(stats: Stats) -> None:
+    print(f"{stats.op:20s} cases {stats.cases:6d}  mismatches {stats.mismatches}  "
+          f"TF errors {stats.tf_errors}  random fills {stats.random_fill}  "
+          f"eager JAX sampled {stats.jax_cases}  jit {stats.jit_cases}  "
+          f"{stats.seconds:.0f} s" + ("  (stopped by --max-seconds)" if stats.time_up else ""),
+          flush=True)
+    for name in sorted(stats.target_runs):
+        served = ", ".join(f"{path} {n}" for path, n in sorted(stats.served.get(name, {})
+                                                                .items()))
+        print(f"    {name:26s} runs {stats.target_runs[name]:6d}  judged "
+              f"{stats.judged(name):6d}  skipped {stats.skipped.get(name, 0):5d}  "
+              f"{stats.target_seconds.get(name, 0.0):6.0f} s  served by: {served or '-'}",
+              flush=True)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -385,12 +583,22 @@ def main(argv: list[str] | None = None) -> int:
                         help="operation to fuzz (repeatable; default: all)")
     parser.add_argument("--backend", action="append",
                         choices=["numpy", "torch", "array_api_strict", "jax", "jax_x64"],
-                        help="backend (repeatable; default: all installed)")
+                        help="backend (repeatable; default: all installed; jax and "
+                             "jax_x64 include their jax.jit targets)")
+    parser.add_argument("--jax-fast-every", type=int, default=1,
+                        help="eager JAX fast paths (x64 off and on) on one case in this "
+                             "many (0: never)")
     parser.add_argument("--jax-every", type=int, default=50,
-                        help="run JAX on one case in this many (0: never)")
+                        help="one eager JAX fast_array/generic target on one case in this "
+                             "many (0: never)")
+    parser.add_argument("--jit-every", type=int, default=10,
+                        help="one jax.jit target (FFI or generic, x64 off or on) on one "
+                             "case in this many (0: never)")
     parser.add_argument("--max-seconds", type=float,
                         help="stop each operation after this long (reported as such)")
     parser.add_argument("--replay", type=Path, help="re-run a saved failure JSON")
+    parser.add_argument("--report", type=Path,
+                        help="also write the per-operation counts to this JSON file")
     parser.add_argument("--quiet", action="store_true", help="no progress output")
     args = parser.parse_args(argv)
     # Compile (or load) every numba kernel now: on first use they build in the background
@@ -401,21 +609,32 @@ def main(argv: list[str] | None = None) -> int:
 
     import tensorflow as tf
 
+    # TF's CPU image gradient adds its contributions in any order (threads) otherwise.
     tf.config.experimental.enable_op_determinism()
     backends = args.backend or ["numpy", "torch", "array_api_strict", "jax", "jax_x64"]
     if "torch" in backends:
         import torch
 
         torch.set_num_threads(1)
+    _install_path_recorder()
     if args.replay:
         return replay(tf, args.replay, backends)
 
+    import xcrop
+
+    versions = {"xcrop": xcrop.__version__, "tensorflow": tf.__version__,
+                "numpy": np.__version__}
+    for lib in ("torch", "jax", "numba", "array_api_strict", "hypothesis"):
+        with contextlib.suppress(ImportError):
+            versions[lib] = __import__(lib).__version__
     print(f"xcrop differential fuzz vs TensorFlow {tf.__version__}: {args.cases} cases per "
-          f"operation, seed {args.seed}")
+          f"operation, seed {args.seed}; "
+          + ", ".join(f"{k} {v}" for k, v in versions.items()), flush=True)
     all_stats = []
     for op in args.op or OPS:
-        stats = fuzz_op(tf, op, args.cases, args.seed, backends, args.jax_every,
-                        progress=not args.quiet, max_seconds=args.max_seconds)
+        plan = Plan.make(op, backends, args.jax_fast_every, args.jax_every, args.jit_every)
+        stats = fuzz_op(tf, op, args.cases, args.seed, plan, progress=not args.quiet,
+                        max_seconds=args.max_seconds)
         all_stats.append(stats)
         if stats.failure is not None and stats.mismatches:
             case, problems = stats.failure
@@ -426,13 +645,14 @@ def main(argv: list[str] | None = None) -> int:
             print(f"saved to {stats.failure_file}; reproduce with:\n")
             print(snippet(case))
             print()
-        runs = ", ".join(f"{k} {v}" for k, v in sorted(stats.target_runs.items()))
-        print(f"{op:20s} cases {stats.cases:6d}  mismatches {stats.mismatches}  "
-              f"TF errors {stats.tf_errors}  random fills {stats.random_fill}  "
-              f"JAX cases {stats.jax_cases}  skipped {stats.skipped}  {stats.seconds:.0f} s"
-              + ("  (stopped by --max-seconds)" if stats.time_up else ""),
-              flush=True)
-        print(f"{'':20s} target runs: {runs}", flush=True)
+        print_stats(stats)
+        if args.report:
+            args.report.write_text(json.dumps({
+                "argv": sys.argv[1:] if argv is None else argv, "versions": versions,
+                "seed": args.seed,
+                "ops": [{k: v for k, v in vars(st).items() if k != "failure"}
+                        for st in all_stats],
+            }, indent=1))
     total = sum(s.mismatches for s in all_stats)
     print(f"total: {sum(s.cases for s in all_stats)} cases, {total} mismatching operation(s)")
     return 1 if total else 0

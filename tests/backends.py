@@ -10,7 +10,22 @@ import pytest
 
 from xcrop.conformance._adapters import ADAPTERS, Adapter, UnsupportedByBackend
 
-__all__ = ["Backend", "backend_params", "holds"]
+__all__ = ["Backend", "backend_params", "gradient_pairs", "holds"]
+
+GRADIENT_SUITES = ("grad_edge", "grad_dtypes", "grad_random")
+
+
+def gradient_pairs(suites: tuple[str, ...] = GRADIENT_SUITES) -> list[dict[str, Any]]:
+    """The recorded gradient cases of ``suites`` (in that order), paired: one dict per
+    recorded call, ``{"crop_and_resize_grad_image": case, "crop_and_resize_grad_boxes":
+    case}`` (integer images have no image-gradient case)."""
+    from xcrop.conformance import load_suite
+
+    pairs: dict[tuple[str, int], dict[str, Any]] = {}
+    for suite in suites:
+        for case in load_suite(suite):
+            pairs.setdefault((suite, case.params["pair"]), {})[case.op] = case
+    return list(pairs.values())
 
 
 class Backend:

@@ -23,8 +23,9 @@ SUITE = "crop_v1"  # 9 cases: 7 exact, 2 TF errors (one of them TF1's keyword cl
 PATHS_RUN = ["generic", "fast"]
 
 
-def _run(*args: str, cwd: Path, extra_path: Path | None = None) -> subprocess.CompletedProcess:
-    env = dict(os.environ, XCROP_NO_NUMBA="1")
+def _run(*args: str, cwd: Path, extra_path: Path | None = None,
+         numba: bool = False) -> subprocess.CompletedProcess:
+    env = dict(os.environ, XCROP_NO_NUMBA="0" if numba else "1")
     if extra_path is not None:
         env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(extra_path),
                                                           env.get("PYTHONPATH")]))
@@ -82,6 +83,22 @@ def test_path_all_leaves_out_what_cannot_exist(tmp_path: Path) -> None:
                                                   "crop_and_resize_grad_image"}
     assert not [r for r in results if r["path"] == "fast_array"]
     assert not [r for r in results if r["status"] == "skipped"]
+
+
+def test_jit_modes(tmp_path: Path) -> None:
+    # The fixtures under jax.jit, x64 off and on, on the FFI path (numba kernels as XLA
+    # custom calls) and the generic path; crop_v1-008's bad box index must surface as
+    # xcrop's BoxIndexError when the program runs, on both paths.
+    pytest.importorskip("jax")
+    pytest.importorskip("numba")
+    proc = _run("-m", "xcrop.conformance", "--suite", SUITE, "--backend", "jax_jit",
+                "--backend", "jax_x64_jit", "--path", "fast", "--path", "generic",
+                "--json", str(tmp_path / "j.json"), cwd=tmp_path, numba=True)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    results = json.loads((tmp_path / "j.json").read_text())["results"]
+    runs = {(r["backend"], r["path"]) for r in results}
+    assert runs == {(b, p) for b in ("jax_jit", "jax_x64_jit") for p in ("fast", "generic")}
+    assert len(results) == 4 * 9 and {r["status"] for r in results} == {"exact"}
 
 
 def test_xcrop_run_json_report(xcrop_run) -> None:

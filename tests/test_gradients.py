@@ -16,23 +16,14 @@ from typing import Any
 import numpy as np
 import pytest
 
-from backends import backend_params
-from xcrop.conformance import load_suite
+from backends import backend_params, gradient_pairs
 from xcrop.gradients import crop_and_resize_grad_boxes, crop_and_resize_grad_image
 
 SUITES = ("grad_random", "grad_edge", "grad_dtypes")
 GRAD_IMAGE, GRAD_BOXES = "crop_and_resize_grad_image", "crop_and_resize_grad_boxes"
 
 
-def _pairs() -> list[dict]:
-    pairs: dict[tuple[str, int], dict] = {}
-    for suite in SUITES:
-        for case in load_suite(suite):
-            pairs.setdefault((suite, case.params["pair"]), {})[case.op] = case
-    return list(pairs.values())
-
-
-PAIRS = _pairs()
+PAIRS = gradient_pairs(SUITES)
 PAIR_IDS = [p[GRAD_BOXES].key for p in PAIRS]
 HAS_TORCH = importlib.util.find_spec("torch") is not None
 HAS_JAX = importlib.util.find_spec("jax") is not None

@@ -11,12 +11,13 @@ from __future__ import annotations
 import os
 import re
 import zlib
+from pathlib import Path
 
 import numpy as np
 import pytest
 
 import xcrop
-from xcrop.conformance import load_all
+from xcrop.conformance import load_all, load_suite
 from xcrop.conformance._runner import call_case, expected_exception, judge_exact, judge_fill
 
 jax = pytest.importorskip("jax")
@@ -338,3 +339,38 @@ def test_value_errors_fail_the_jitted_gradient_functions() -> None:
         ref = jax.jit(lambda g, b, x: xcrop.gradients.crop_and_resize_grad_image(
             g, b, x, IMAGE.shape))(grads, jnp.asarray(BOXES), jnp.asarray(INDICES))
     assert _same(ok, ref)
+
+
+# ----------------------------------------------------------------------------------------
+# cases the TF fuzzer (fuzz/fuzz_tf.py) found
+# ----------------------------------------------------------------------------------------
+
+FUZZ_FIXTURES = Path(__file__).resolve().parent / "fixtures"
+
+
+def test_empty_gradients_still_check_box_indices_under_jit() -> None:
+    """fuzz/fuzz_tf.py, seed 20261203 (tests/fixtures/fuzz-grad-image-seed20261203): an
+    image gradient of depth 0 with box index -1. TF raises OutOfRange; under jax.jit the
+    gradient has no elements, so JAX dropped the check call with it and returned zeros.
+    The check call is now marked as having a side effect; grad_boxes had the same hole."""
+    (case,) = load_suite(FUZZ_FIXTURES / "fuzz-grad-image-seed20261203")
+    assert case.check == "error" and case.error["tf_type"] == "OutOfRangeError"
+    grads, boxes, indices = (jnp.asarray(case.inputs[k])
+                             for k in ("grads", "boxes", "box_indices"))
+    assert grads.shape[3] == 0
+    p = case.params
+
+    def grad_image(g, b, x):
+        return xcrop.gradients.crop_and_resize_grad_image(g, b, x, p["image_shape"],
+                                                          method=p["method"], dtype=p["T"])
+
+    message = _eager_message(lambda: grad_image(grads, boxes, indices))
+    assert isinstance(expected_exception(case)(message), xcrop.BoxIndexError)
+    with pytest.raises(RUNTIME_ERRORS, match=re.escape(message)):
+        jax.block_until_ready(jax.jit(grad_image)(grads, boxes, indices))
+    image = jnp.zeros(p["image_shape"], jnp.float32)
+    message = _eager_message(lambda: xcrop.gradients.crop_and_resize_grad_boxes(
+        grads, image, boxes, indices))
+    f = jax.jit(xcrop.gradients.crop_and_resize_grad_boxes)
+    with pytest.raises(RUNTIME_ERRORS, match=re.escape(message)):
+        jax.block_until_ready(f(grads, image, boxes, indices))

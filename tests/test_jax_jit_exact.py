@@ -34,8 +34,9 @@ import jax
 import jax.numpy as jnp
 
 import xcrop
+from backends import gradient_pairs
 from xcrop._backends import jax_ffi
-from xcrop.conformance import load_all, load_suite
+from xcrop.conformance import load_all
 from xcrop.conformance._adapters import ADAPTERS
 from xcrop.conformance._runner import call_case, judge_exact
 
@@ -70,15 +71,7 @@ def _forward_sample(x64: bool) -> list[Any]:
     return [c for c in held if id(c) in picked or c.description.startswith("[spec")]
 
 
-def _pairs() -> list[dict[str, Any]]:
-    pairs: dict[tuple[str, int], dict[str, Any]] = {}
-    for suite in ("grad_edge", "grad_dtypes", "grad_random"):
-        for c in load_suite(suite):
-            pairs.setdefault((suite, c.params["pair"]), {})[c.op] = c
-    return list(pairs.values())
-
-
-PAIRS = _pairs()
+PAIRS = gradient_pairs()
 
 
 def _crop1(pair: dict[str, Any]) -> bool:
@@ -304,3 +297,59 @@ def test_grad_jit(pair: dict[str, Any]) -> None:
 def test_grad_jit_x64(pair: dict[str, Any]) -> None:
     with _JAX_X64.active():
         _check_grad_pair(pair)
+
+
+# ------------------------------------------------------------------- value errors
+
+
+_IMAGE = jnp.ones((2, 5, 6, 3), jnp.float32)
+_BOXES = np.array([[0, 0, 1, 1], [0.1, 0.2, 0.5, 0.7]], np.float32)
+
+
+def _value_error_calls(depth: int) -> list[tuple[str, Any, tuple[Any, ...]]]:
+    image, grads = _IMAGE[..., :depth], jnp.ones((2, 3, 3, depth), jnp.float32)
+    crop = lambda i, b, x: xcrop.crop_and_resize(i, b, x, (3, 3))  # noqa: E731
+    loss = lambda i, b, x: crop(i, b, x).sum()  # noqa: E731
+    return [
+        ("crop", crop, (image,)),
+        ("jit(grad)", jax.grad(loss, argnums=(0, 1)), (image,)),
+        ("grad_image", lambda b, x: xcrop.crop_and_resize_grad_image(
+            grads, b, x, image.shape), ()),
+        ("grad_boxes", lambda b, x: xcrop.crop_and_resize_grad_boxes(grads, image, b, x), ()),
+    ]
+
+
+@pytest.mark.parametrize("bad", ["index", "nan", "overflow", "index, no channels"])
+def test_generic_path_under_jit_raises_the_eager_error_at_run_time(bad: str) -> None:
+    # Validation sees tracers; the generic path checks the values when the program runs
+    # (a host callback), with the eager call's message: never a silently wrong array.
+    # With no channels the output has no elements (XLA would drop a pure callback).
+    boxes, idx = _BOXES.copy(), np.array([0, 1], np.int32)
+    if bad.startswith("index"):
+        idx[1] = 5
+    elif bad == "nan":
+        boxes[1, 2] = np.nan
+    else:
+        boxes[1, 2] = 3e38  # finite, but its sample coordinates overflow to NaN
+    boxes, idx = jnp.asarray(boxes), jnp.asarray(idx)
+    for name, fn, first in _value_error_calls(0 if "no channels" in bad else 3):
+        with xcrop.use_generic():
+            with pytest.raises(Exception) as eager:
+                fn(*first, boxes, idx)
+            with pytest.raises(jax.errors.JaxRuntimeError) as traced:
+                jax.block_until_ready(jax.jit(fn)(*first, boxes, idx))
+        assert isinstance(eager.value, (xcrop.BoxIndexError, xcrop.InvalidArgumentError))
+        assert str(eager.value) in str(traced.value), (name, traced.value)
+        assert type(eager.value).__name__ in str(traced.value)
+
+
+def test_generic_path_under_vmap_names_the_callers_box() -> None:
+    idx = jnp.array([[0, 1], [1, 7]], jnp.int32)
+    f = jax.jit(jax.vmap(lambda b, x: xcrop.crop_and_resize(_IMAGE, b, x, (3, 3))))
+    with xcrop.use_generic(), pytest.raises(jax.errors.JaxRuntimeError,
+                                            match=r"box_indices\[1\] = 7\b"):
+        jax.block_until_ready(f(jnp.stack([_BOXES, _BOXES]), idx))
+    with xcrop.use_generic():
+        out = f(jnp.stack([_BOXES, _BOXES]), jnp.stack([idx[0], idx[0]]))
+        want = xcrop.crop_and_resize(_IMAGE, jnp.asarray(_BOXES), idx[0], (3, 3))
+    assert _bits(out[1]) == _bits(want)

@@ -24,13 +24,13 @@ pytest.importorskip("numba", reason="numba is not installed: the compiled gradie
 
 import array_api_compat.numpy as xp
 
+from backends import gradient_pairs
 from xcrop._backends.host import numpy_backend
 from xcrop._backends.host_gradients import sequential_row_sums
 from xcrop._backends.numba import grad_drivers, loader
 from xcrop._core.args import GradBoxesArgs, GradImageArgs
 from xcrop._core.coordinates import sample_coordinates
 from xcrop._reference import gradients as generic
-from xcrop.conformance import load_suite
 
 
 def _image_args(grads, idx, in_y, in_x, shape, method, dtype) -> GradImageArgs:
@@ -52,7 +52,7 @@ def _kernel_image(*args):
 def _kernel_boxes(*args):
     return grad_drivers.box_gradient(_boxes_args(*args))
 
-SUITES = ("grad_edge", "grad_dtypes", "grad_random")
+
 GRAD_IMAGE, GRAD_BOXES = "crop_and_resize_grad_image", "crop_and_resize_grad_boxes"
 TINY = np.float32(2.0**-126)
 
@@ -63,15 +63,7 @@ def _numba_on(monkeypatch: pytest.MonkeyPatch) -> None:
     assert loader.available(), "numba is installed but the gradient kernels failed to load"
 
 
-def _pairs() -> list[dict]:
-    pairs: dict[tuple[str, int], dict] = {}
-    for suite in SUITES:
-        for case in load_suite(suite):
-            pairs.setdefault((suite, case.params["pair"]), {})[case.op] = case
-    return list(pairs.values())
-
-
-PAIRS = _pairs()
+PAIRS = gradient_pairs()
 
 
 def _bits(a: np.ndarray) -> tuple:

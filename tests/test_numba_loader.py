@@ -6,6 +6,7 @@ conformance fixtures check against TF."""
 from __future__ import annotations
 
 import logging
+import warnings
 from types import SimpleNamespace
 
 import numpy as np
@@ -59,3 +60,27 @@ def test_no_numba_switch_still_wins_over_ready_kernels(monkeypatch: pytest.Monke
     assert not loader.ready(loader.crop_key(np.float32))
     assert xcrop.which_path("crop_and_resize", IMAGE, BOXES, [0, 1], (5, 4)) == \
         "numpy fast path"
+
+
+def test_missing_numba_warns_once_and_the_array_paths_serve(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    # As on a platform numba has no wheel for: the spec lookup finds nothing.
+    key = loader.crop_key(np.float32)
+    monkeypatch.setattr(loader, "_ready", loader._ready - {key})
+    monkeypatch.setattr(loader, "_numba_spec", False)
+    monkeypatch.setattr(loader, "_warned", False)
+    call = (IMAGE, BOXES, [0, 1], (5, 4))
+    with pytest.warns(RuntimeWarning, match="numba kernels are unavailable"):
+        assert xcrop.which_path("crop_and_resize", *call) == "numpy fast path"
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # once per process, not once per call
+        assert xcrop.which_path("crop_and_resize", *call) == "numpy fast path"
+
+
+def test_switching_numba_off_does_not_warn(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("XCROP_NO_NUMBA", "1")
+    monkeypatch.setattr(loader, "_warned", False)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        xcrop.crop_and_resize(IMAGE, BOXES, [0, 1], (5, 4))
+    assert not loader._warned

@@ -50,8 +50,8 @@ DEVICES = ("cpu", "gpu")
 #: ``torch.compile``, or in a ``torch.export`` program.
 MODES = ("eager", "jit", "compiled", "exported")
 #: Operations whose CPU fast paths run xcrop's numba kernels when numba is installed (and
-#: ``XCROP_NO_NUMBA`` is not set): the array-op fast paths serve them otherwise. The
-#: gradients' fast paths use no numba.
+#: ``XCROP_NO_NUMBA`` is not set): the array-op fast paths serve them otherwise. (The
+#: CPU gradients' fast paths are numba kernels only: without numba the generic path serves.)
 NUMBA_OPERATIONS = ("crop_and_resize", "extract_glimpse")
 _MODES_OF = {"jax": ("eager", "jit"), "torch": ("eager", "compiled", "exported")}
 _DEVICES_OF = {"cupy": ("gpu",), "numpy": ("cpu",), "array_api_strict": ("cpu",),
@@ -93,9 +93,10 @@ LIMITATIONS: tuple[Limitation, ...] = (
     Limitation(
         "jax", "*", "*", 0, True,
         "Under jax.jit/vmap the value checks (box index range, non-finite or overflowing "
-        "boxes) run inside the program only on CPU with numba (XLA FFI path: the error "
-        "surfaces as JAX's runtime error carrying xcrop's message); on other devices only "
-        "shapes, dtypes and static arguments are checked. Bits: the generic path fences off "
+        "boxes) run when the program runs, inside the kernels on the XLA FFI path (CPU "
+        "with numba), in a host callback on the generic path (every device; O(boxes) bytes "
+        "to the host): the error surfaces as JAX's runtime error carrying the eager call's "
+        "xcrop message. Bits: the generic path fences off "
         "XLA's reciprocal rewrite and FMA contraction (tests/test_jax_jit_exact.py holds a "
         "spread sample of every suite, forward and jit(grad), to 0 ulp with x64 off and on; "
         "the full set runs with XCROP_JAX_SAMPLE=all). On CPU with numba the FFI path runs "
@@ -145,9 +146,11 @@ def fast_path_names(operation: str, library: str, device: str = "cpu",
                  if p.device in ("*", device) and (p.traceable or not traced))
 
 
-def has_fast_path(operation: str, library: str, device: str = "cpu") -> bool:
-    """Whether any fast path is registered for ``operation`` on ``library`` and device."""
-    return bool(fast_path_names(operation, library, device))
+def has_fast_path(operation: str, library: str, device: str = "cpu",
+                  mode: str = "eager") -> bool:
+    """Whether any fast path is registered for ``operation`` on ``library`` and device
+    that serves calls made in ``mode`` (traced modes: only traceable paths)."""
+    return bool(fast_path_names(operation, library, device, mode))
 
 
 def capability(operation: str, library: str, device: str = "cpu",

@@ -36,6 +36,7 @@ serves every later traced call.
 
 from __future__ import annotations
 
+import math
 import os
 import threading
 import warnings
@@ -150,11 +151,14 @@ def target(name: str) -> str:
     return PREFIX + name
 
 
-def _call(name: str, shape: tuple[int, ...], dtype: Any) -> Any:
+def _call(name: str, shape: tuple[int, ...], dtype: Any, *, checks: bool = False) -> Any:
+    """The custom call of handler ``name``. ``checks``: it fails the program on bad values,
+    so it must run even where nothing uses its result (an output with no elements, whose
+    computation JAX and XLA otherwise drop with the call)."""
     import jax
 
     return jax.ffi.ffi_call(target(name), jax.ShapeDtypeStruct(shape, dtype),
-                            vmap_method="expand_dims")
+                            vmap_method="expand_dims", has_side_effect=checks)
 
 
 def _indices(box_indices: Any) -> Any:
@@ -240,7 +244,9 @@ def grad_image(args: GradImageArgs) -> Any:
     import numpy as np
 
     kind = dtype_name(jnp, args.dtype)
-    call = _call(f"grad_image_{kind}", tuple(int(v) for v in args.image_shape), args.dtype)
+    shape = tuple(int(v) for v in args.image_shape)
+    # An empty gradient (depth 0) still checks the boxes: kept by checks=True (see _call).
+    call = _call(f"grad_image_{kind}", shape, args.dtype, checks=math.prod(shape) == 0)
     return call(args.grads.astype(jnp.float32), args.boxes.astype(jnp.float32),
                 _indices(args.box_indices), _table(kind),
                 method=np.int32(0 if args.method == "bilinear" else 1))

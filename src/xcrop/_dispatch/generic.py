@@ -11,6 +11,8 @@ from dataclasses import replace
 from typing import Any
 
 from .._core.args import CropArgs, GlimpseArgs, GradBoxesArgs, GradImageArgs
+from .._core.arrays import is_traced
+from .._core.validation import OVERRUN
 from .._reference import crop_and_resize as reference_crop
 from .._reference import extract_glimpse as reference_glimpse
 from .._reference import gradients as reference_gradients
@@ -24,8 +26,23 @@ __all__ = ["GENERIC_CHUNK_BYTES", "crop_and_resize", "extract_glimpse", "grad_bo
 GENERIC_CHUNK_BYTES = 8 * 2**20
 
 
+def _checked(args: Any, image_hw: tuple[int, int], crop_hw: tuple[int, int],
+             why: str = "") -> Any:
+    """``args`` with box indices that carry the value checks validation could not run
+    (traced JAX boxes or indices: ``_backends.jax_checks``); ``args`` otherwise."""
+    if args.backend.name != "jax" or args.boxes is None or not (
+            is_traced(args.boxes) or is_traced(args.box_indices)):
+        return args
+    from .._backends.jax_checks import checked_indices
+
+    batch = args.image_shape[0] if isinstance(args, GradImageArgs) else args.image.shape[0]
+    return replace(args, box_indices=checked_indices(args.boxes, args.box_indices, batch,
+                                                     image_hw, crop_hw, why))
+
+
 def crop_and_resize(args: CropArgs) -> Any:
     """The reference crop, chunked along boxes (and along output rows for huge boxes)."""
+    args = _checked(args, tuple(args.image.shape[1:3]), (args.crop_height, args.crop_width))
     n, ch, cw, depth = args.output_shape
     per_row = cw * max(depth, 1) * 4
     per_box = ch * per_row
@@ -76,9 +93,13 @@ def _fold(args: Any) -> reference_gradients.Fold:
 
 def grad_image(args: GradImageArgs) -> Any:
     """The reference image gradient."""
+    args = _checked(args, tuple(args.image_shape[1:3]), tuple(args.grads.shape[1:3]),
+                    OVERRUN)
     return reference_gradients.image_gradient(args, fold=_fold(args))
 
 
 def grad_boxes(args: GradBoxesArgs) -> Any:
     """The reference box gradient."""
+    args = _checked(args, tuple(args.image.shape[1:3]), tuple(args.grads.shape[1:3]),
+                    OVERRUN)
     return reference_gradients.box_gradient(args, fold=_fold(args))

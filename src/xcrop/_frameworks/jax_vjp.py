@@ -6,8 +6,9 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
+from .._backends.jax_checks import check_values
 from .._core.args import GRAD_DTYPES, CropArgs, GradBoxesArgs, GradImageArgs
-from .._core.arrays import dtype_name
+from .._core.arrays import dtype_name, is_traced
 from .._core.coordinates import sample_coordinates
 from .._dispatch import run as dispatch
 
@@ -30,6 +31,11 @@ def crop_and_resize(args: CropArgs) -> Any:
                                    dev))
 
     def forward(image: Any, boxes: Any, box_indices: Any) -> Any:
+        if not (is_traced(boxes) or is_traced(box_indices)):
+            # Eager jax.grad: validation saw tracers and skipped the value checks, but
+            # here the values are concrete (traced ones are checked by the path).
+            check_values(boxes, box_indices, args.image.shape[0], (height, width),
+                         (args.crop_height, args.crop_width))
         in_y, in_x = coordinates(boxes)
         return dispatch.crop_and_resize(dataclasses.replace(
             args, image=image, boxes=boxes, box_indices=box_indices, in_y=in_y, in_x=in_x))

@@ -27,6 +27,9 @@ class UnsupportedByBackend(Exception):
 class Adapter:
     name: str
     module: str  # the import that must succeed
+    #: How xcrop is called: "eager", or "jit" (JAX: the case's arrays are the traced
+    #: arguments of a ``jax.jit`` function; see ``_runner.run_call``).
+    mode: str = "eager"
     _xp: Any = field(default=None, repr=False)
 
     # ---- availability -------------------------------------------------------------
@@ -50,13 +53,47 @@ class Adapter:
             import jax
 
             old = jax.config.read("jax_enable_x64")
-            jax.config.update("jax_enable_x64", self.name == "jax_x64")
+            jax.config.update("jax_enable_x64", self.x64)
             try:
                 yield self
             finally:
                 jax.config.update("jax_enable_x64", old)
         else:
             yield self
+
+    # ---- calling xcrop -------------------------------------------------------------
+    def call(self, case: Any) -> Any:
+        """xcrop's output for a recorded ``case`` on this backend, in this mode.
+
+        ``"jit"``: the case's arrays are the arguments of a fresh ``jax.jit`` function (a
+        fresh one per call: jit caches traces per function, not per ``use_generic()``).
+        A value error found when the program runs (JAX's runtime error carrying xcrop's
+        message) is re-raised as the exception the eager call raises with that message,
+        so that both modes are judged alike; any other error propagates.
+        """
+        from ._runner import call_case
+
+        if self.mode == "eager":
+            return call_case(case, self.asarray)
+        import jax
+
+        keys = list(case.inputs)
+        arrays = [self.asarray(case.inputs[k]) for k in keys]
+
+        def run(*traced: Any) -> Any:
+            by_id = {id(case.inputs[k]): t for k, t in zip(keys, traced, strict=True)}
+            return call_case(case, lambda a: by_id[id(a)] if id(a) in by_id
+                             else self.asarray(a))
+
+        try:
+            return jax.block_until_ready(jax.jit(run)(*arrays))
+        except (jax.errors.JaxRuntimeError, ValueError) as exc:
+            try:
+                call_case(case, self.asarray)
+            except Exception as eager:
+                if str(eager) and str(eager) in str(exc):
+                    raise eager from exc
+            raise
 
     # ---- namespace and device ----------------------------------------------------
     @property
@@ -83,6 +120,11 @@ class Adapter:
         return None
 
     @property
+    def x64(self) -> bool:
+        """JAX with 64-bit types enabled (``jax_x64``, ``jax_x64_jit``)."""
+        return self.name.startswith("jax_x64")
+
+    @property
     def device_kind(self) -> str:
         return "gpu" if self.name == "cupy" else "cpu"
 
@@ -94,7 +136,7 @@ class Adapter:
     def unsupported_dtype(self, dtype: np.dtype) -> str | None:
         """Why this backend cannot hold ``dtype`` arrays, or None if it can."""
         dtype = np.dtype(dtype)
-        if self.name == "jax" and dtype.itemsize == 8:
+        if self.library == "jax" and not self.x64 and dtype.itemsize == 8:
             return f"JAX without x64 cannot hold {dtype} arrays (it narrows them silently)"
         if self.name == "array_api_strict" and dtype == np.float16:
             return "array-api-strict has no float16"
@@ -153,6 +195,12 @@ ADAPTERS = (
     Adapter("jax_x64", "jax"),
     Adapter("array_api_strict", "array_api_strict"),
     Adapter("cupy", "cupy"),
+)
+#: The same fixtures in the traced modes (the conformance command runs them; the test
+#: suite has its own jit tests, tests/test_jax_ffi.py and tests/test_jax_jit_exact.py).
+MODE_ADAPTERS = (
+    Adapter("jax_jit", "jax", mode="jit"),
+    Adapter("jax_x64_jit", "jax", mode="jit"),
 )
 
 

@@ -37,6 +37,7 @@ from ..capabilities import NUMBA_OPERATIONS, has_fast_path, max_ulp
 from ._adapters import (
     ADAPTERS,
     DEFAULT,
+    MODE_ADAPTERS,
     PATHS,
     Adapter,
     UnsupportedByBackend,
@@ -62,7 +63,7 @@ from ._report import (
     write_junit,
     xcrop_table,
 )
-from ._runner import call_case, expected_exception, judge_exact, judge_fill
+from ._runner import expected_exception, judge_exact, judge_fill
 
 OP_GROUPS = {
     "crop_and_resize": "crop",
@@ -106,7 +107,7 @@ class Target:
         a = self.adapter
         if self.path in (DEFAULT, "generic"):
             return True
-        fast = has_fast_path(op, a.library, a.device_kind)
+        fast = has_fast_path(op, a.library, a.device_kind, a.mode)
         if self.path == "fast":
             return fast
         return fast and op in NUMBA_OPERATIONS and a.device_kind == "cpu"
@@ -118,8 +119,10 @@ def targets_for(adapters: list[Adapter], paths: list[str]) -> tuple[list[Target]
     for a in adapters:
         for p in paths:
             if p == "fast_array":
-                if a.library not in ("numpy", "torch", "jax"):
-                    continue  # no numba kernels there: fast_array would be fast again
+                if a.library not in ("numpy", "torch", "jax") or a.mode != "eager":
+                    # No numba kernels there (traced: without numba the generic path
+                    # serves): fast_array would be fast or generic again.
+                    continue
                 if not numba_installed():
                     notes.append(f"{a.name}/fast_array not run: numba is not installed, so "
                                  f"{a.name}/fast already is the array-op fast path")
@@ -148,7 +151,7 @@ def _judge(case: Case, adapter: Adapter, res: Result) -> None:
     if case.check == "error":
         want = expected_exception(case)
         try:
-            call_case(case, adapter.asarray)
+            adapter.call(case)
         except want:
             return
         except UnsupportedByBackend:
@@ -160,7 +163,7 @@ def _judge(case: Case, adapter: Adapter, res: Result) -> None:
         res.status, res.message = "failed", f"no exception, expected {want.__name__}"
         return
     first = adapter.asarray(next(iter(case.inputs.values())))
-    raw = call_case(case, adapter.asarray)
+    raw = adapter.call(case)
     problem = adapter.same_kind(raw, first)
     if problem is not None:
         res.status, res.message = "failed", problem
@@ -171,7 +174,7 @@ def _judge(case: Case, adapter: Adapter, res: Result) -> None:
         if not ok:
             res.status, res.message = "failed", msg
         return
-    bound = max_ulp(adapter.library, adapter.device_kind, case.op)
+    bound = max_ulp(adapter.library, adapter.device_kind, case.op, adapter.mode)
     ok, worst, msg = judge_exact(out, np.asarray(case.expected), bound)
     res.worst_ulp = worst
     if not ok:
@@ -261,7 +264,8 @@ def _compile_numba(targets: list[Target], progress: Progress) -> None:
 
 def main_xcrop(args: argparse.Namespace, cases_by_suite: dict[str, list[Case]],
                header: str) -> int:
-    adapters = [a for a in ADAPTERS if not args.backend or a.name in args.backend]
+    adapters = ([a for a in (*ADAPTERS, *MODE_ADAPTERS) if a.name in args.backend]
+                if args.backend else list(ADAPTERS))
     chosen = set(args.path or [DEFAULT])
     if "all" in chosen:
         chosen = (chosen - {"all"}) | set(PATHS)
@@ -276,7 +280,8 @@ def main_xcrop(args: argparse.Namespace, cases_by_suite: dict[str, list[Case]],
     total = sum(1 for t in run_targets for cs in cases_by_suite.values() for c in cs
                 if t.applies(c.op))
     progress = Progress(None if args.quiet else sys.stderr, total)
-    backends = sorted({t.adapter.name for t in run_targets}, key=[a.name for a in ADAPTERS].index)
+    order = [a.name for a in (*ADAPTERS, *MODE_ADAPTERS)]
+    backends = sorted({t.adapter.name for t in run_targets}, key=order.index)
     progress.line(f"{total} case runs: {len(cases_by_suite)} suites on "
                   f"{', '.join(backends) or 'no backend'} (path {', '.join(paths)}); numba "
                   f"{'installed' if numba_installed() else 'not installed'}")
@@ -426,10 +431,12 @@ def build_parser(prog: str = "python -m xcrop.conformance") -> argparse.Argument
                     "recorded TensorFlow outputs shipped with xcrop. Exit status 1 on any "
                     "failure.",
     )
-    names = [a.name for a in ADAPTERS]
+    names = [a.name for a in (*ADAPTERS, *MODE_ADAPTERS)]
     parser.add_argument("--backend", action="append", choices=names,
-                        help="backend to run (repeatable; default: every backend, those not "
-                             "installed are reported as skipped)")
+                        help="backend to run (repeatable; default: every eager backend, those "
+                             "not installed are reported as skipped). jax_jit and jax_x64_jit "
+                             "run the fixtures under jax.jit (x64 off / on); they are run only "
+                             "when named (about 30 minutes each, the gradients dominating)")
     parser.add_argument("--path", action="append",
                         choices=(DEFAULT, *PATHS, "all"),
                         help="implementation path (repeatable): default (what dispatch picks "

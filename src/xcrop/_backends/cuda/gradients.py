@@ -1,19 +1,18 @@
 """CUDA kernels for the gradients of crop_and_resize (``cuda/gradients.cu``): CuPy arrays and
 torch CUDA tensors, one launch per gradient, TF's sequential order bit for bit, no atomics.
 
-The launch glue mirrors ``cupy_paths``' forward glue (its ``KernelCall``, module cache,
+The launch glue is the forward's (``cuda/paths``: its ``KernelCall``, module cache,
 stream and DLPack helpers are reused, not copied):
 
 * ``grad_image_call`` / ``grad_boxes_call`` build the ``KernelCall`` for arrays of one
   library ``lib`` (``numpy`` in the host tests, ``cupy`` here);
 * ``run_grad_image`` / ``run_grad_boxes`` allocate the output (unless given) and launch;
-* ``cupy_image_gradient`` / ``cupy_box_gradient`` run them on CuPy arrays, on the current
-  device and stream; ``torch_cuda_image_gradient`` / ``torch_cuda_box_gradient`` on torch
-  CUDA tensors, on torch's current stream, zero-copy through DLPack, output allocated by
-  torch. They take the arguments of ``xcrop._autodiff.image_gradient`` / ``box_gradient``
-  (without ``xp`` and the backend name) and return None to decline (the caller then runs
-  the generic gradient): kernels disabled (``XCROP_NO_CUDA_KERNEL``), CuPy unusable, a
-  dtype the kernels do not take.
+* ``paths()`` registers them as the gradient fast paths for CuPy arrays (current device
+  and stream) and torch CUDA tensors (torch's current stream, zero-copy through DLPack,
+  output allocated by torch). They take a ``GradImageArgs`` / ``GradBoxesArgs``
+  (``_core/args``); their predicates decline (the registry then picks the generic
+  gradient) when the kernels are disabled (``XCROP_NO_CUDA_KERNEL``), CuPy is unusable,
+  or the dtype is one the kernels do not take.
 
 Arguments are the validated ones: ``grads`` float32 ``(n, crop_h, crop_w, D)``,
 ``box_indices`` in ``[0, B)``, ``in_y``/``in_x`` the forward's sample coordinates (no NaN),

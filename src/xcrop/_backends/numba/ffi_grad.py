@@ -147,7 +147,8 @@ def grad_image_frame(frame_addr: int, marker: Any, code: int) -> int:
         return internal_error(api, "grad_image: operand shapes disagree")
     examples = count(lead)
     size = batch * height * width
-    if examples == 0 or size * depth == 0:
+    # An empty result (depth 0, batch 0) still checks the boxes, as TF does.
+    if examples == 0 or height * width == 0:
         return 0
     all_grads = typed(grads[3], (count(grads_lead), n, ch, cw, depth), f32(0))
     all_boxes = typed(boxes[3], (count(boxes_lead), n, 4), f32(0))
@@ -247,12 +248,10 @@ def grad_boxes_frame(frame_addr: int, marker: Any, code: int) -> int:
             or buffer_dims(boxes)[nl] != n or buffer_dims(indices)[nl] != n):
         return internal_error(api, "grad_boxes: operand shapes disagree")
     examples = count(lead)
-    if examples == 0 or n == 0:
+    # Depth 0 or batch 0 still checks the boxes, as TF does (the kernel then adds nothing).
+    if examples == 0 or n == 0 or height * width == 0:
         return 0
     all_out = typed(result[3], (examples, n, 4), f32(0))
-    if depth == 0 or batch * height * width == 0:
-        all_out[:] = 0
-        return 0
     all_grads = typed(grads[3], (count(grads_lead), n, ch, cw, depth), f32(0))
     all_pixels = typed(image[3], (count(image_lead), batch * height * width, depth), marker)
     all_boxes = typed(boxes[3], (count(boxes_lead), n, 4), f32(0))

@@ -1,4 +1,4 @@
-"""The compiled numba kernels (``pip install xcrop[numba]``), imported on first use.
+"""The compiled numba kernels (numba is a dependency of xcrop), imported on first use.
 
 Kernel modules: ``crop`` (crop_and_resize), ``random`` (xcrop's Threefry streams, the
 samplers and the glimpse kernel), ``gradients`` (both gradients). They are module-level
@@ -6,8 +6,9 @@ samplers and the glimpse kernel), ``gradients`` (both gradients). They are modul
 cache. Host drivers that run them on NumPy arrays live in ``drivers`` and
 ``grad_drivers``.
 
-Without numba (or with ``XCROP_NO_NUMBA`` set, read per call) the NumPy / torch-op fast
-paths serve instead.
+Without numba (a platform numba has no wheel for, or a broken install) the NumPy /
+torch-op fast paths serve instead, after one ``RuntimeWarning``; ``XCROP_NO_NUMBA`` (read
+per call) switches the kernels off on purpose, without a warning.
 
 First use. numba compiles a kernel for each argument type on its first call; on a machine
 whose cache is empty that takes 5 to 20 s per kernel group (the crop kernels of one image
@@ -72,8 +73,9 @@ def kernels() -> Any:
 
                     _listen_for_compiles()
                     _kernels = SimpleNamespace(crop=crop, random=random, gradients=gradients)
-                except Exception:  # numba missing or broken: the array paths serve
+                except Exception as exc:  # numba missing or broken: the array paths serve
                     _failed = True
+                    _warn_unavailable(f"{type(exc).__name__}: {exc}")
     return _kernels
 
 
@@ -97,7 +99,10 @@ def ready(key: tuple[str, ...]) -> bool:
     if key in _ready:
         return not env.flag(env.NO_NUMBA)
     # Importing numba takes 0.5 to 3 s: the background thread does it too.
-    if env.flag(env.NO_NUMBA) or _failed or not _installed():
+    if env.flag(env.NO_NUMBA) or _failed:
+        return False
+    if not _installed():
+        _warn_unavailable("numba is not installed")
         return False
     with _lock:
         if key not in _ready and key not in _pending:
@@ -143,6 +148,23 @@ def _installed() -> bool:
 
 
 _numba_spec: bool | None = None
+_warned = False
+
+
+def _warn_unavailable(reason: str) -> None:
+    """Say once per process that the compiled kernels are out of reach (numba is a
+    dependency, so this is an unusual platform or a broken install)."""
+    global _warned
+    if _warned:
+        return
+    _warned = True
+    import warnings
+
+    warnings.warn(f"xcrop: the compiled numba kernels are unavailable ({reason}); the "
+                  f"pure-array paths serve every call: exact, but several times slower on "
+                  f"CPU and the gradients far more so "
+                  f"(docs/performance.md). Set XCROP_NO_NUMBA=1 to silence this.",
+                  RuntimeWarning, stacklevel=3)
 
 
 _warm_up: Callable[[tuple[str, ...]], None] | None = None
