@@ -293,3 +293,19 @@ def test_an_unknown_ffi_api_or_a_failing_handler_falls_back_with_one_warning(
     assert jax_ffi.PREFIX not in lowered_text()  # and stays off, silently
     monkeypatch.undo()
     assert jax_ffi.PREFIX in lowered_text()
+
+
+def test_empty_gradients_still_check_the_boxes() -> None:
+    # Depth 0: nothing to compute, but a bad box index must still fail (TF: OutOfRange),
+    # as the fuzzer found when XLA dropped an empty call with its check.
+    boxes, indices = (jnp.asarray(a) for a in BAD["index"])
+    grads = jnp.ones((6, 5, 7, 0), jnp.float32)
+    image = jnp.zeros((3, 13, 17, 0), jnp.float32)
+    for fn in (lambda g, b, x: xcrop.crop_and_resize_grad_image(g, b, x, (3, 13, 17, 0)),
+               lambda g, b, x: xcrop.crop_and_resize_grad_boxes(g, image, b, x)):
+        f = jax.jit(fn)
+        assert _ffi_calls(f.lower(grads, boxes, indices))
+        with pytest.raises(RUNTIME_ERRORS, match="box_indices"):
+            jax.block_until_ready(f(grads, boxes, indices))
+        out = f(grads, VBOXES[0], VINDICES[0])
+        assert not np.asarray(out).any()
