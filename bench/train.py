@@ -7,7 +7,8 @@ augmentation images: TF has no image gradient for integer images):
 * ``tf``: ``tf.GradientTape`` (TF's default, multi-threaded gradient kernels);
 * ``numpy/<path>``: the forward call and the two public gradient functions;
 * ``torch/<path>``: ``loss.backward()`` through autograd;
-* ``jax/<path>``: ``jax.grad`` eagerly; ``jax/jit``: ``jax.jit(jax.grad(...))``.
+* ``jax/<path>``: ``jax.grad`` eagerly; ``jax/jit``: ``jax.jit(jax.grad(...))`` (on CPU
+  the XLA FFI custom calls), ``jax/jit/generic``: the same traced on the generic path.
 
 Imported by bench.py (``--suite train``), which times and reports them like the forward
 workloads.
@@ -98,7 +99,10 @@ def _torch_step(w: dict[str, Any]) -> Callable[[], Any]:
     return step
 
 
-def _jax_steps(w: dict[str, Any]) -> tuple[Callable[[], Any], Callable[[], Any]]:
+def _jax_steps(w: dict[str, Any],
+               serving: Callable[[str], Any]) -> tuple[Callable[[], Any], ...]:
+    """Eager ``jax.grad``, ``jax.jit(jax.grad)`` and the latter traced on the generic path
+    (its own jitted function: jit caches a trace per function, not per xcrop path)."""
     import jax
 
     image, boxes, idx, g = (jax.device_put(w[k]) for k in ("image", "boxes", "idx", "upstream"))
@@ -108,8 +112,14 @@ def _jax_steps(w: dict[str, Any]) -> tuple[Callable[[], Any], Callable[[], Any]]
 
     grad = jax.grad(loss, argnums=(0, 1) if w["image_grad"] else 1)
     jitted = jax.jit(grad)
+    jitted_generic = jax.jit(lambda image, boxes: grad(image, boxes))
+
+    def generic() -> Any:
+        with serving("generic"):
+            return jax.block_until_ready(jitted_generic(image, boxes))
+
     return (lambda: jax.block_until_ready(grad(image, boxes)),
-            lambda: jax.block_until_ready(jitted(image, boxes)))
+            lambda: jax.block_until_ready(jitted(image, boxes)), generic)
 
 
 def train_runners(w: dict[str, Any],
@@ -123,9 +133,11 @@ def train_runners(w: dict[str, Any],
     with contextlib.suppress(ImportError):
         steps.append(("torch", _torch_step(w)))
     try:
-        eager, jitted = _jax_steps(w)
+        eager, jitted, jitted_generic = _jax_steps(w, serving)
         steps.append(("jax", eager))
-        out["jax/jit"] = (jitted, False, "jax.jit(jax.grad): traced, generic path")
+        out["jax/jit"] = (jitted, False, "jax.jit(jax.grad): XLA FFI custom calls "
+                          "(numba kernels) on CPU")
+        out["jax/jit/generic"] = (jitted_generic, False, "jax.jit(jax.grad): generic")
     except ImportError:
         pass
     grads = ("crop_and_resize_grad_image", "crop_and_resize_grad_boxes")

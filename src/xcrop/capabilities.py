@@ -99,7 +99,11 @@ LIMITATIONS: tuple[Limitation, ...] = (
         "xcrop message. Bits: the generic path fences off "
         "XLA's reciprocal rewrite and FMA contraction (tests/test_jax_jit_exact.py holds a "
         "spread sample of every suite, forward and jit(grad), to 0 ulp with x64 off and on; "
-        "the full set runs with XCROP_JAX_SAMPLE=all); the FFI path runs the CPU kernels.",
+        "the full set runs with XCROP_JAX_SAMPLE=all). On CPU with numba the FFI path runs "
+        "the numba kernels as XLA custom calls: the forward ops, and both gradients for "
+        "jax.jit(jax.grad) and the jitted gradient functions (tests/test_jax_ffi.py, "
+        "tests/test_jax_ffi_grad.py: every fixture, 0 ulp, x64 off and on, vmap by a "
+        "batching rule).",
         mode="jit",
     ),
 )  # fmt: skip

@@ -11,9 +11,11 @@ check values; these paths put one custom call in the program instead
   float32) fails the call with xcrop's message;
 * ``extract_glimpse``: both versions, every fill; the seed (given, or drawn when the call
   is traced) is an attribute of the call;
-* the gradients: the same value checks as one small custom call whose result (the box
-  indices) feeds the generic gradient, so they cannot be skipped; the gradient itself is
-  the generic one.
+* the gradients (``crop_and_resize_grad_image``, ``_grad_boxes``, which the
+  ``custom_vjp`` of ``_frameworks.jax_vjp`` dispatches to, so ``jax.jit(jax.grad(...))``
+  of a crop): TF's gradient kernels, with the same value checks as the crop (the
+  gradients' wording); the image gradient for float16/32/64 results, the box gradient for
+  every crop image dtype.
 
 A failed check surfaces when the computation runs, as the error JAX raises for a failed
 custom call: ``jax.errors.JaxRuntimeError`` (a ``RuntimeError``) from the first call of a
@@ -27,19 +29,32 @@ extra leading dimensions and loops over them in compiled code.
 Only where numba is importable and JAX's default backend is the CPU (the targets are
 registered for the CPU platform only; a program for another platform keeps the generic
 path). Each target is compiled (or loaded from numba's cache) and registered on first use.
+If jaxlib's FFI API (its ``c_api.h``) is not the one the handlers read, or a handler
+cannot be compiled or registered, one ``RuntimeWarning`` says so and the generic path
+serves every later traced call.
 """
 
 from __future__ import annotations
 
+import math
+import os
 import threading
+import warnings
 from typing import Any
 
 from .._core import random
-from .._core.args import CropArgs, GlimpseArgs, GradBoxesArgs, GradImageArgs
+from .._core.args import (
+    CROP_IMAGE_DTYPES,
+    CropArgs,
+    GlimpseArgs,
+    GradBoxesArgs,
+    GradImageArgs,
+)
 from .._core.arrays import dtype_name, is_traced
+from .._core.errors import PathUnavailable
 from .numba.loader import available as numba_available
 
-__all__ = ["PREFIX", "checked_indices", "crop", "glimpse", "paths", "target", "usable"]
+__all__ = ["PREFIX", "crop", "glimpse", "grad_boxes", "grad_image", "paths", "target", "usable"]
 
 #: Prefix of xcrop's FFI target names.
 PREFIX = "xcrop_numba_"
@@ -52,6 +67,34 @@ _registered: dict[str, Any] = {}
 _ffi_ok: bool | None = None
 
 
+def _header_version() -> tuple[int, int] | None:
+    """``(XLA_FFI_API_MAJOR, XLA_FFI_API_MINOR)`` of the ``c_api.h`` jaxlib ships, or None
+    if it cannot be read."""
+    import re
+
+    import jax.ffi
+
+    try:
+        header = os.path.join(jax.ffi.include_dir(), "xla", "ffi", "api", "c_api.h")
+        with open(header, encoding="utf-8") as f:
+            text = f.read()
+        major = re.search(r"#define\s+XLA_FFI_API_MAJOR\s+(\d+)", text)
+        minor = re.search(r"#define\s+XLA_FFI_API_MINOR\s+(\d+)", text)
+    except (OSError, AttributeError):
+        return None
+    if major is None or minor is None:
+        return None
+    return int(major.group(1)), int(minor.group(1))
+
+
+def _unusable(why: str) -> None:
+    # One warning per process, then the generic path serves every traced call.
+    global _ffi_ok
+    _ffi_ok = False
+    warnings.warn(f"xcrop: the XLA FFI paths are off ({why}); traced JAX calls take the "
+                  "generic path (exact, slower)", RuntimeWarning, stacklevel=3)
+
+
 def _ffi_importable() -> bool:
     global _ffi_ok
     if _ffi_ok is None:
@@ -59,10 +102,20 @@ def _ffi_importable() -> bool:
             import jax.ffi  # noqa: F401
 
             from .numba import ffi_handlers  # noqa: F401  (imports numba)
-            _ffi_ok = True
-        except Exception:  # an old jax, or numba missing or broken
+            from .numba.xla_ffi import API_MAJOR, API_MINOR
+        except Exception:  # an old jax, or numba missing or broken: no warning needed
             _ffi_ok = False
-    return _ffi_ok
+            return False
+        # The handlers read the call frame of FFI API 0.3 (numba/xla_ffi.py); later minor
+        # versions only append fields. Each handler also checks the struct sizes it reads
+        # when it runs, and fails with an INTERNAL error rather than read past them.
+        version = _header_version()
+        if version is not None and (version[0] != API_MAJOR or version[1] < API_MINOR):
+            _unusable(f"jaxlib's XLA FFI API is {version[0]}.{version[1]}, the handlers "
+                      f"read {API_MAJOR}.{API_MINOR}")
+        else:
+            _ffi_ok = True
+    return bool(_ffi_ok)
 
 
 def usable(*arrays: Any) -> bool:
@@ -86,9 +139,14 @@ def target(name: str) -> str:
 
             from .numba import ffi_handlers
 
-            handler = ffi_handlers.handler(name)
-            jax.ffi.register_ffi_target(PREFIX + name, jax.ffi.pycapsule(handler.address),
-                                        platform="cpu")
+            try:
+                handler = ffi_handlers.handler(name)
+                jax.ffi.register_ffi_target(PREFIX + name,
+                                            jax.ffi.pycapsule(handler.address),
+                                            platform="cpu")
+            except Exception as exc:  # numba cannot compile it, or JAX refuses it
+                _unusable(f"target {name}: {type(exc).__name__}: {exc}")
+                raise PathUnavailable(str(exc)) from exc
             _registered[name] = handler  # keeps the compiled code alive
     return PREFIX + name
 
@@ -160,54 +218,55 @@ def glimpse(args: GlimpseArgs) -> Any:
 
 
 # ----------------------------------------------------------------------------------------
-# the gradients: checked box indices, then the generic gradient
+# the gradients
 # ----------------------------------------------------------------------------------------
 
-def checked_indices(boxes: Any, box_indices: Any, batch: int, image_hw: tuple[int, int],
-                    crop_hw: tuple[int, int]) -> Any:
-    """``box_indices`` (as int32/int64) after the gradients' value checks, run by a custom
-    call when the program runs. Computing from its result is not enough to keep it: with
-    depth 0 the gradient has nothing to compute, and JAX drops the call with it (a bad
-    index then went unreported); so the call is marked as having a side effect."""
-    indices = _indices(box_indices)
-    call = _call("check", tuple(indices.shape), indices.dtype, checks=True)
-    return call(boxes, indices, batch=int(batch), ch=int(crop_hw[0]), cw=int(crop_hw[1]),
-                height=int(image_hw[0]), width=int(image_hw[1]))
+def _table(kind: str) -> Any:
+    """The kernels' float32 decoding table for ``kind`` (``grad_drivers.decode_table``),
+    as a constant of the program."""
+    import jax.numpy as jnp
+
+    from .numba.grad_drivers import decode_table
+
+    return jnp.asarray(decode_table(kind))
 
 
 def _grad_image_predicate(args: GradImageArgs) -> bool:
-    return (args.boxes is not None and args.grads.shape[0] > 0
-            and usable(args.grads, args.boxes, args.box_indices))
+    # The boxes, not only their coordinates: the handler checks their values (validation
+    # cannot, under tracing) and computes the coordinates from them as the forward does.
+    return args.boxes is not None and usable(args.grads, args.boxes, args.box_indices)
 
 
-def _grad_image(args: GradImageArgs) -> Any:
-    from dataclasses import replace
+def grad_image(args: GradImageArgs) -> Any:
+    """TF's ``CropAndResizeGradImage`` of ``args`` as one custom call: ``args.image_shape``
+    of ``args.dtype`` (float16, float32 or float64)."""
+    import jax.numpy as jnp
+    import numpy as np
 
-    from .._reference import gradients as reference
-    from .jax_fold import lax_fold
-
-    batch, height, width, _ = args.image_shape
-    indices = checked_indices(args.boxes, args.box_indices, batch, (height, width),
-                              tuple(args.grads.shape[1:3]))
-    # The reference gradient, traced (the value checks above run in the program).
-    return reference.image_gradient(replace(args, box_indices=indices), fold=lax_fold)
+    kind = dtype_name(jnp, args.dtype)
+    shape = tuple(int(v) for v in args.image_shape)
+    # An empty gradient (depth 0) still checks the boxes: kept by checks=True (see _call).
+    call = _call(f"grad_image_{kind}", shape, args.dtype, checks=math.prod(shape) == 0)
+    return call(args.grads.astype(jnp.float32), args.boxes.astype(jnp.float32),
+                _indices(args.box_indices), _table(kind),
+                method=np.int32(0 if args.method == "bilinear" else 1))
 
 
 def _grad_boxes_predicate(args: GradBoxesArgs) -> bool:
-    return args.grads.shape[0] > 0 and usable(args.grads, args.image, args.boxes,
-                                               args.box_indices)
+    import jax.numpy as jnp
+
+    return (dtype_name(jnp, args.image.dtype) in CROP_IMAGE_DTYPES
+            and usable(args.grads, args.image, args.boxes, args.box_indices))
 
 
-def _grad_boxes(args: GradBoxesArgs) -> Any:
-    from dataclasses import replace
+def grad_boxes(args: GradBoxesArgs) -> Any:
+    """TF's ``CropAndResizeGradBoxes`` of ``args`` as one custom call: float32 ``(n, 4)``."""
+    import jax.numpy as jnp
 
-    from .._reference import gradients as reference
-    from .jax_fold import lax_fold
-
-    batch, height, width, _ = args.image.shape
-    indices = checked_indices(args.boxes, args.box_indices, batch, (height, width),
-                              tuple(args.grads.shape[1:3]))
-    return reference.box_gradient(replace(args, box_indices=indices), fold=lax_fold)
+    kind = dtype_name(jnp, args.image.dtype)
+    call = _call(f"grad_boxes_{kind}", (int(args.grads.shape[0]), 4), jnp.float32)
+    return call(args.grads.astype(jnp.float32), args.image, args.boxes.astype(jnp.float32),
+                _indices(args.box_indices), _table(kind))
 
 
 def paths() -> list[dict[str, Any]]:
@@ -218,10 +277,8 @@ def paths() -> list[dict[str, Any]]:
              name=NAME, **common),
         dict(operation="extract_glimpse", implementation=glimpse,
              predicate=_glimpse_predicate, name=NAME, **common),
-        dict(operation="crop_and_resize_grad_image", implementation=_grad_image,
-             predicate=_grad_image_predicate,
-             name="jax CPU XLA FFI checks + generic gradient", **common),
-        dict(operation="crop_and_resize_grad_boxes", implementation=_grad_boxes,
-             predicate=_grad_boxes_predicate,
-             name="jax CPU XLA FFI checks + generic gradient", **common),
+        dict(operation="crop_and_resize_grad_image", implementation=grad_image,
+             predicate=_grad_image_predicate, name=NAME, **common),
+        dict(operation="crop_and_resize_grad_boxes", implementation=grad_boxes,
+             predicate=_grad_boxes_predicate, name=NAME, **common),
     ]

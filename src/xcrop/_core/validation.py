@@ -97,7 +97,7 @@ def check_coordinates(xp: Any, boxes: Any, *coords: Any) -> None:
 
 
 # The value errors' messages, shared with the compiled checks that run under jax.jit
-# (``_backends.numba.ffi_handlers``), so both report a bad box in the same words.
+# (``_backends.numba.ffi_checks``), so both report a bad box in the same words.
 
 def box_index_message(batch: int, i: int, value: int) -> str:
     """:class:`BoxIndexError`'s message for ``box_indices[i] = value``."""

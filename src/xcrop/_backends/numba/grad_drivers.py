@@ -21,7 +21,7 @@ from ..._reference.gradients import box_coordinates, edge_weights
 from ..host import num_threads, read_alias, run_split
 from .loader import kernels
 
-__all__ = ["box_gradient", "image_gradient"]
+__all__ = ["box_gradient", "decode_table", "image_gradient"]
 
 
 @functools.cache
@@ -44,6 +44,15 @@ def _no_table() -> Any:
     import numpy as np
 
     return np.zeros(1, np.float32)
+
+
+def decode_table(kind: str) -> Any:
+    """The float32 ``table`` operand of the kernels for pixels or results of dtype name
+    ``kind``: float16 bits and uint16 pixels are decoded through it; others pass one
+    unused 0."""
+    if kind == "float16":
+        return _half_table()
+    return _uint16_table() if kind == "uint16" else _no_table()
 
 
 def _chunks(batch: int, depth: int) -> int:
@@ -77,10 +86,9 @@ def image_gradient(args: GradImageArgs) -> Any:
     order = np.argsort(idx, kind="stable")
     starts = np.searchsorted(idx[order], np.arange(batch + 1), side="left").astype(np.int64)
     flat = out.reshape(batch * height * width, depth)
+    table = decode_table(dtype.name)
     if dtype == np.float16:
-        flat, table = flat.view(np.uint16), _half_table()
-    else:
-        table = _no_table()
+        flat = flat.view(np.uint16)
     k = kernels().gradients
     kernel = k.image_grad_nearest if method == "nearest" else k.image_grad_bilinear
     chunks = _chunks(batch, depth)
@@ -116,12 +124,9 @@ def box_gradient(args: GradBoxesArgs) -> Any:
     wy_lo, wy_hi = _weights(xp, height, ch)
     wx_lo, wx_hi = _weights(xp, width, cw)
     pixels = _input(image, None).reshape(batch * height * width, depth)
+    table = decode_table(pixels.dtype.name)
     if pixels.dtype == np.float16:
-        pixels, table = pixels.view(np.uint16), _half_table()
-    elif pixels.dtype == np.uint16:
-        table = _uint16_table()
-    else:
-        table = _no_table()
+        pixels = pixels.view(np.uint16)
     idx = _indices(box_indices, n, batch)
 
     box_grad = kernels().gradients.box_grad

@@ -345,3 +345,24 @@ def pairwise(x, mean, square, out, b0, b1):
                         buf[k, d] = buf[k, d] + buf[k + wd, d]
         for d in range(depth):
             out[b, 0, d] = buf[0, d] / f32(n)
+
+
+@numba.njit(inline="always")
+def portable_sqrt(x: Any) -> Any:
+    """``_core.portable.portable_sqrt`` of one float32 (the glimpse's Gaussian sigma)."""
+    y = x
+    scale = f32(1)
+    for e in (64, 32, 16, 8, 4, 2):
+        if y >= f32(2.0**e):
+            y = y * f32(2.0**-e)
+            scale = scale * f32(2.0 ** (e // 2))
+    for e in (64, 64, 32, 16, 8, 4, 2):
+        if y < f32(2.0**-e) and y > 0:
+            y = y * f32(2.0**e)
+            scale = scale * f32(2.0 ** -(e // 2))
+    if not (y > 0 and y < 4):
+        return f32(np.sqrt(x))
+    r = y * f32(0.4) + f32(0.6)
+    for _ in range(5):
+        r = (r + y / r) * f32(0.5)
+    return r * scale

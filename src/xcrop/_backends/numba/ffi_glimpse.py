@@ -1,0 +1,228 @@
+"""The glimpse handler: an XLA FFI target (a numba ``@cfunc``, see ``xla_ffi``) that runs
+the glimpse kernel (``random.glimpse``) on XLA's buffers; ``_backends.jax_ffi`` registers
+and calls it.
+
+Target ``glimpse``: operands ``input (B, H, W, D)`` float32, ``offsets (B, 2)`` float32;
+result float32 ``(B, h, w, D)``; attributes ``centered``, ``noise`` (0 uniform,
+1 gaussian, 2 zero), ``normalized``, ``version`` (int32) and ``seed`` (uint64). Extra
+leading (``vmap``) dimensions: see ``ffi_checks``.
+
+What it computes is what the eager NumPy path computes: the window starts
+(``_reference.indexing.window_start`` / ``truncated_start``, ported below), the fill's
+statistics (``_reference.extract_glimpse``'s rules, with ``random.pairwise`` and
+``random.portable_sqrt``), then the same kernel.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numba
+import numpy as np
+
+from ..._core import random as core_random
+from ..._reference.extract_glimpse import GAUSSIAN_STREAM, UNIFORM_STREAM
+from . import random as R
+from .ffi_checks import count, example, leading
+from .xla_ffi import (
+    CALL_FRAME_WORDS,
+    F32,
+    PROCEED,
+    S32,
+    U64,
+    address,
+    arg_buffer,
+    begin,
+    buffer_dims,
+    buffer_dtype,
+    internal_error,
+    pointer,
+    ret_buffer,
+    scalar_attr,
+    typed,
+    words,
+)
+
+__all__ = ["HANDLERS", "glimpse_example"]
+
+f32 = np.float32
+_M32 = np.uint64(0xFFFFFFFF)
+_PARITY = np.uint64(core_random.SKEIN_PARITY)
+
+
+@numba.njit(inline="always")
+def _window_start(offset: Any, size: int, window: int, version: int, centered: bool,
+                  normalized: bool) -> Any:
+    """``_reference.indexing.window_start`` for one offset (float32, Python scalars
+    rounded to float32 as NumPy and JAX do with weak scalars)."""
+    t = offset
+    if version == 1:
+        if normalized:
+            t = t * f32(size)
+        if centered:
+            t = t / f32(2)
+            t = t + f32(size / 2)
+        return t - f32(window / 2)
+    if normalized:
+        t = t * f32(size)
+        if centered:
+            t = t / f32(2)
+            t = t + f32(size / 2)
+            t = t - f32(window / 2)
+    elif centered:
+        t = t + f32(size / 2)
+    return t
+
+
+@numba.njit(inline="always")
+def _truncated(t: Any, far: int) -> int:
+    """``_reference.indexing.truncated_start`` for one start."""
+    bound = f32(far)
+    if t != t:
+        t = bound
+    t = min(max(t, -bound), bound)
+    return np.int64(np.int32(np.trunc(t)))
+
+
+@numba.njit(cache=True)
+def _has_nan(flat: Any) -> bool:
+    """Whether the 1-D float32 ``flat`` holds a NaN: branch-free blocks (vectorized, as
+    ``crop.any_tiny``)."""
+    for s in range(0, flat.shape[0], 4096):
+        block = flat[s:s + 4096]
+        hit = np.int32(0)
+        for k in range(block.shape[0]):
+            hit |= np.int32(block[k] != block[k])
+        if hit:
+            return True
+    return False
+
+
+@numba.njit(cache=True, fastmath={"nnan", "nsz"})
+def _min_max_no_nan(flat: Any) -> Any:
+    """``(min, max)`` of a NaN-free 1-D float32 array. ``nnan``/``nsz`` let LLVM vectorize
+    the reductions; exact: min and max are exact in any order, and the sign of a zero
+    extreme cannot change the uniform fill (``u * (hi - lo) + lo`` with ``hi - lo >= 0``)."""
+    a = flat[0]
+    z = flat[0]
+    for k in range(1, flat.shape[0]):
+        a = min(a, flat[k])
+        z = max(z, flat[k])
+    return a, z
+
+
+@numba.njit(cache=True)
+def glimpse_example(image: Any, offsets: Any, out: Any, version: int, centered: bool,
+                    normalized: bool, kind: int, seed: Any) -> None:
+    """One glimpse: ``image (B, H, W, D)`` float32, ``offsets (B, 2)``, into
+    ``out (B, h, w, D)`` (every size positive): window starts, the fill's statistics
+    for the batch elements that need fill (``_reference.extract_glimpse``'s rules), then
+    the kernel of the eager path."""
+    batch, height, width, depth = image.shape
+    h, w = out.shape[1], out.shape[2]
+    far = height + width + h + w + 1
+    sy = np.empty(batch, np.int64)
+    sx = np.empty(batch, np.int64)
+    for b in range(batch):
+        sy[b] = _truncated(_window_start(offsets[b, 0], height, h, version, centered,
+                                         normalized), far)
+        sx[b] = _truncated(_window_start(offsets[b, 1], width, w, version, centered,
+                                         normalized), far)
+    lo = np.zeros((batch, depth), np.float32)
+    hi = np.zeros((batch, depth), np.float32)
+    mean = np.zeros((batch, depth), np.float32)
+    sigma = np.zeros((batch, depth), np.float32)
+    pixels = image.reshape(batch, height * width, depth)
+    for b in range(batch):
+        if kind == R.ZERO or not (sy[b] < 0 or sx[b] < 0 or sy[b] + h > height
+                                  or sx[b] + w > width):
+            continue
+        if kind == R.UNIFORM:  # min and max over the whole image (NaN propagates)
+            flat = pixels[b].reshape(-1)
+            if _has_nan(flat):
+                lo[b, :] = np.nan
+                hi[b, :] = np.nan
+            else:
+                lo[b, :], hi[b, :] = _min_max_no_nan(flat)
+        else:  # per channel: min, max, and the portable mean and std
+            for d in range(depth):
+                lo[b, d] = pixels[b, 0, d]
+                hi[b, d] = pixels[b, 0, d]
+            for k in range(1, height * width):
+                for d in range(depth):
+                    lo[b, d] = R.np_min(lo[b, d], pixels[b, k, d])
+                    hi[b, d] = R.np_max(hi[b, d], pixels[b, k, d])
+            m = mean.reshape(batch, 1, depth)
+            var = np.empty((batch, 1, depth), np.float32)
+            R.pairwise(pixels, m, False, m, b, b + 1)
+            R.pairwise(pixels, m, True, var, b, b + 1)
+            for d in range(depth):
+                sigma[b, d] = R.portable_sqrt(var[b, 0, d])
+    k0 = seed & _M32
+    k1 = (seed >> np.uint64(32)) & _M32
+    k2 = (k0 ^ k1 ^ _PARITY) & _M32
+    stream = np.uint64(GAUSSIAN_STREAM if kind == R.GAUSSIAN else UNIFORM_STREAM)
+    R.glimpse(kind, image.reshape(-1), (h, w, height, width, depth), sy, sx, k0, k1, k2,
+              stream, 0, lo, hi, mean, sigma, out.reshape(-1), 0, batch * h)
+
+
+@numba.njit
+def glimpse_frame(frame_addr: int) -> int:
+    """The glimpse handler."""
+    frame = words(frame_addr, CALL_FRAME_WORDS)
+    status = begin(frame)
+    if status != PROCEED:
+        return status
+    api = frame[2]
+    image, ok0 = arg_buffer(frame, 0)
+    offsets, ok1 = arg_buffer(frame, 1)
+    result, ok2 = ret_buffer(frame, 0)
+    if not (ok0 and ok1 and ok2) or frame[7] != 2 or frame[12] != 1:
+        return internal_error(api, "glimpse: expected 2 operands and 1 result")
+    # Attributes in name order: centered, noise, normalized, seed, version.
+    at = (scalar_attr(frame, 0, S32), scalar_attr(frame, 1, S32), scalar_attr(frame, 2, S32),
+          scalar_attr(frame, 3, U64), scalar_attr(frame, 4, S32))
+    for a in at:
+        if a == 0:
+            return internal_error(api, "glimpse: unexpected attributes")
+    if (buffer_dtype(image) != F32 or buffer_dtype(offsets) != F32
+            or buffer_dtype(result) != F32):
+        return internal_error(api, "glimpse: unexpected operand dtypes")
+    centered = typed(at[0], (1,), np.int32(0))[0] != 0
+    kind = typed(at[1], (1,), np.int32(0))[0]
+    normalized = typed(at[2], (1,), np.int32(0))[0] != 0
+    seed = typed(at[3], (1,), np.uint64(0))[0]
+    version = typed(at[4], (1,), np.int32(0))[0]
+    out_dims = buffer_dims(result)
+    if out_dims.shape[0] < 4:
+        return internal_error(api, "glimpse: result rank below 4")
+    lead = out_dims[:out_dims.shape[0] - 4]
+    image_lead, ok0 = leading(image, 4, lead)
+    offsets_lead, ok1 = leading(offsets, 2, lead)
+    if not (ok0 and ok1):
+        return internal_error(api, "glimpse: operands do not broadcast to the result")
+    nl = lead.shape[0]
+    dims = buffer_dims(image)
+    batch, height, width, depth = dims[nl], dims[nl + 1], dims[nl + 2], dims[nl + 3]
+    h, w = out_dims[nl + 1], out_dims[nl + 2]
+    if out_dims[nl] != batch or out_dims[nl + 3] != depth:
+        return internal_error(api, "glimpse: operand shapes disagree")
+    examples = count(lead)
+    if examples == 0 or batch * height * width * depth * h * w == 0:
+        return internal_error(api, "glimpse: empty operands are served elsewhere")
+    images = typed(image[3], (count(image_lead), batch, height, width, depth), f32(0))
+    all_offsets = typed(offsets[3], (count(offsets_lead), batch, 2), f32(0))
+    outs = typed(result[3], (examples, batch, h, w, depth), f32(0))
+    for v in range(examples):
+        glimpse_example(images[example(image_lead, lead, v)],
+                        all_offsets[example(offsets_lead, lead, v)], outs[v], version,
+                        centered, normalized, kind, seed)
+    return 0
+
+
+def _glimpse(frame: Any) -> Any:
+    return pointer(glimpse_frame(address(frame)))
+
+
+#: Target suffix -> handler.
+HANDLERS = {"glimpse": _glimpse}
