@@ -196,8 +196,8 @@ ADAPTERS = (
     Adapter("array_api_strict", "array_api_strict"),
     Adapter("cupy", "cupy"),
 )
-#: The same fixtures in the traced modes (the conformance command runs them; the test
-#: suite has its own jit tests, tests/test_jax_ffi.py and tests/test_jax_jit_exact.py).
+#: The same fixtures in the traced modes (the conformance command runs them by default;
+#: the test suite has its own jit tests: tests/test_jax_ffi*.py, test_jax_jit_exact.py).
 MODE_ADAPTERS = (
     Adapter("jax_jit", "jax", mode="jit"),
     Adapter("jax_x64_jit", "jax", mode="jit"),
