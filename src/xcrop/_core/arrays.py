@@ -178,7 +178,12 @@ def is_traced(x: object) -> bool:
     torch = sys.modules.get("torch")
     if torch is not None and isinstance(x, torch.Tensor):
         compiler = getattr(torch, "compiler", None)
-        return bool(compiler is not None and compiler.is_compiling())
+        if compiler is not None and compiler.is_compiling():
+            return True
+        # Non-strict torch.export and the operators' fake kernels run Python on
+        # FakeTensors (shapes and dtypes only) without dynamo.
+        fake = getattr(getattr(torch, "_subclasses", None), "FakeTensor", None)
+        return fake is not None and isinstance(x, fake)
     return False
 
 
