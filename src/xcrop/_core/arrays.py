@@ -407,7 +407,9 @@ def python_ints(name: str, value: object, backend: Backend,
         if isinstance(v, bool):
             raise TypeError(f"{name} must contain integers, not bool; got {value!r}")
         try:
-            out.append(operator.index(v))
+            # A Python int as is: under torch.compile(dynamic=True) it may be a symbolic
+            # size, which operator.index would specialize (one recompile per value).
+            out.append(v if type(v) is int else operator.index(v))
         except TypeError:
             raise TypeError(f"{name} must contain integers; got {value!r}") from None
     return tuple(out)
