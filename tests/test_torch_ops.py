@@ -6,9 +6,10 @@ time under compile, deterministic algorithms. CUDA variants skip with their reas
 Compile cost: one compiled function per public entry point, with ``dynamic=True`` so
 that sizes do not recompile; dtypes, strings, flags and floats (the fill value) still do
 (dynamo specializes them), at about a second per recompile here. The default run
-therefore takes a spread of the cases (every 12th, the first of every suite, dtype and
-common recompile key, one error case per suite: 140 of the 1000 forward cases), and
-every 16th case for export;
+therefore takes a spread of the cases (every 24th, the first of every suite, dtype and
+common recompile key, one error case per suite), every 16th case for export, and for
+the compiled backward every 24th gradient case plus the first of each suite, operation,
+method and dtype;
 ``XCROP_TORCH_OPS=all`` runs every case everywhere. The bulk runs on the ``aot_eager``
 backend (dynamo, fake kernels and AOT autograd, as inductor gets them: the operators
 are opaque to inductor); one case per suite runs on inductor.
@@ -177,7 +178,7 @@ def _compile_key(case: Any) -> tuple[Any, ...]:
 
 
 def _compile_sample(op: str) -> list[Any]:
-    """Every case with ``XCROP_TORCH_OPS=all``; else every 12th, the first of each suite,
+    """Every case with ``XCROP_TORCH_OPS=all``; else every 24th, the first of each suite,
     dtype and recompile key shared by ten cases or more, and one error case per suite."""
     cases = [c for c in _forward_cases() if c.op == op]
     if ALL:
@@ -192,7 +193,7 @@ def _compile_sample(op: str) -> list[Any]:
         if c.check != "error":
             marks += [("dtype", dtype)] + ([key] if counts[key] >= 10 else [])
         new = [m for m in marks if m not in seen]
-        if new or (i % 12 == 0 and c.check != "error"):
+        if new or (i % 24 == 0 and c.check != "error"):
             seen.update(new)
             out.append(c)
     return out
@@ -333,15 +334,15 @@ def test_unseeded_glimpse_is_fresh_in_every_run() -> None:
 # ----------------------------------------------------------------------------------------
 
 def _gradient_cases() -> list[Any]:
-    """Every 8th recorded gradient and the first of each suite, operation and dtype
-    (``XCROP_TORCH_OPS=all``: every one)."""
+    """Every 24th recorded gradient and the first of each suite, operation, method and
+    dtype (``XCROP_TORCH_OPS=all``: every one)."""
     cases = [c for c in CASES if c.op in GRADIENTS and c.check != "error"]
     seen: set[Any] = set()
     out = []
     for i, c in enumerate(cases):
-        mark = (c.suite, c.op, repr(sorted(c.params.items())),
+        mark = (c.suite, c.op, c.params.get("method"), c.params.get("T"),
                 tuple(str(v.dtype) for v in c.inputs.values()))
-        if ALL or i % 8 == 0 or mark not in seen:
+        if ALL or i % 24 == 0 or mark not in seen:
             seen.add(mark)
             out.append(c)
     return out
