@@ -9,15 +9,14 @@ that sizes do not recompile; dtypes, strings, flags and floats (the fill value) 
 therefore takes a spread of the cases (every 24th, the first of every suite, dtype and
 common recompile key, one error case per suite), every 16th case for export, and for
 the compiled backward every 24th gradient case plus the first of each suite, operation,
-method and dtype;
-``XCROP_TORCH_OPS=all`` runs every case everywhere. The bulk runs on the ``aot_eager``
+method and dtype; ``XCROP_TORCH_OPS=all`` runs every case everywhere. The bulk runs on the ``aot_eager``
 backend (dynamo, fake kernels and AOT autograd, as inductor gets them: the operators
 are opaque to inductor); one case per suite runs on inductor.
 
 Known dynamo limitation (docs/api.md): a float *argument* of a compiled function is
 guarded with ``==``, so ``-0.0`` reuses a graph specialized for ``0.0`` (a fill of
 the wrong sign of zero), even on a first compile here. The two fixtures with a ``-0.0``
-fill are left out of the compiled runs (they pass eagerly and exported).
+fill are left out of the compiled runs (tests/test_conformance.py runs them eagerly).
 """
 
 from __future__ import annotations
@@ -82,17 +81,12 @@ def _negative_zero_fill(case: Any) -> bool:
 
 
 @contextlib.contextmanager
-def _compiled(monkeypatch: pytest.MonkeyPatch, backend: str,
-              apart: bool = False) -> Iterator[None]:
-    """The public entry points replaced by their compiled versions (fullgraph). ``apart``:
-    compiled through a wrapper of their own (a separate dynamo cache)."""
+def _compiled(monkeypatch: pytest.MonkeyPatch, backend: str) -> Iterator[None]:
+    """The public entry points replaced by their compiled versions (fullgraph)."""
     torch._dynamo.reset()
     with torch._dynamo.config.patch(recompile_limit=512, accumulated_recompile_limit=4096):
         for module, name in ENTRY_POINTS:
             fn = ORIGINAL[module.__name__, name]
-            if apart:
-                def fn(*args: Any, _fn: Any = fn, **kwargs: Any) -> Any:
-                    return _fn(*args, **kwargs)
             monkeypatch.setattr(module, name, torch.compile(fn, fullgraph=True, dynamic=True,
                                                             backend=backend))
         yield
