@@ -9,14 +9,15 @@ that sizes do not recompile; dtypes, strings, flags and floats (the fill value) 
 therefore takes a spread of the cases (every 24th, the first of every suite, dtype and
 common recompile key, one error case per suite), every 16th case for export, and for
 the compiled backward every 24th gradient case plus the first of each suite, operation,
-method and dtype; ``XCROP_TORCH_OPS=all`` runs every case everywhere. The bulk runs on the ``aot_eager``
-backend (dynamo, fake kernels and AOT autograd, as inductor gets them: the operators
-are opaque to inductor); one case per suite runs on inductor.
+method and dtype; ``XCROP_TORCH_OPS=all`` runs every case everywhere. The bulk runs on
+the ``aot_eager`` backend (dynamo, fake kernels and AOT autograd, as inductor gets them:
+the operators are opaque to inductor); one case per suite runs on inductor.
 
 Known dynamo limitation (docs/api.md): a float *argument* of a compiled function is
 guarded with ``==``, so ``-0.0`` reuses a graph specialized for ``0.0`` (a fill of
-the wrong sign of zero), even on a first compile here. The two fixtures with a ``-0.0``
-fill are left out of the compiled runs (tests/test_conformance.py runs them eagerly).
+the wrong sign of zero); a ``-0.0`` literal in the compiled code keeps its sign. The two
+fixtures with a ``-0.0`` fill are left out of the compiled runs
+(tests/test_conformance.py runs them eagerly).
 """
 
 from __future__ import annotations

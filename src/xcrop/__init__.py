@@ -20,7 +20,10 @@ from .gradients import crop_and_resize_grad_boxes, crop_and_resize_grad_image
 __version__ = "0.1.0.dev0"
 
 if "torch" in sys.modules:  # torch.ops.xcrop.* exist from here on (else at the first call)
-    from ._frameworks import torch_ops as _torch_ops  # noqa: F401
+    from ._frameworks import _TORCH_OPS
+    from ._frameworks import torch_ops as _torch_ops
+
+    _TORCH_OPS.append(_torch_ops)
 
 __all__ = [
     "BoxIndexError",

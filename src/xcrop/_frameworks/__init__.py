@@ -13,24 +13,29 @@ No gradient flows to ``box_indices``, ``crop_size`` or ``extrapolation_value``
 
 from __future__ import annotations
 
-import sys
 from typing import Any
 
 from .._core.args import CropArgs
-from .._core.arrays import is_traced
+from .._core.arrays import is_torch_tensor, is_traced
 
 __all__ = ["differentiable_crop_and_resize", "torch_route", "wants_gradient"]
 
 
+_TORCH_OPS: list[Any] = []  # the torch_ops module once imported
+
+
 def torch_route(x: object) -> Any:
     """The ``torch_ops`` module when ``x`` is a torch tensor (its operators registered),
-    else None. Imports nothing unless torch is already imported."""
-    torch = sys.modules.get("torch")
-    if torch is None or not isinstance(x, torch.Tensor):
+    else None. Imports nothing unless torch is already imported. Neither ``sys.modules``
+    nor an import statement is met here after the first call (torch.compile traces this
+    function; see ``_core.arrays._torch_tensor``)."""
+    if not is_torch_tensor(x):
         return None
-    from . import torch_ops
+    if not _TORCH_OPS:
+        from . import torch_ops
 
-    return torch_ops
+        _TORCH_OPS.append(torch_ops)
+    return _TORCH_OPS[0]
 
 
 def wants_gradient(args: CropArgs) -> bool:
