@@ -448,3 +448,18 @@ def test_cuda_compiled_matches_cpu() -> None:
     f = torch.compile(lambda i, b, n: xcrop.crop_and_resize(i, b, n, (5, 3)), fullgraph=True)
     cpu = xcrop.crop_and_resize(image, boxes, idx, (5, 3))
     assert torch.equal(f(image.cuda(), boxes.cuda(), idx.cuda()).cpu(), cpu)
+
+
+def test_public_gradient_functions_compile_to_their_operators() -> None:
+    grads, boxes = torch.rand(3, 4, 5, 2), torch.rand(3, 4)
+    idx, image = torch.tensor([0, 1, 1]), torch.rand(2, 6, 7, 2)
+    gi = torch.compile(lambda g, b, i: xcrop.crop_and_resize_grad_image(
+        g, b, i, (2, 6, 7, 2), "bilinear", torch.float32), fullgraph=True, backend="aot_eager")
+    gb = torch.compile(xcrop.crop_and_resize_grad_boxes, fullgraph=True, backend="aot_eager")
+    eager_i = xcrop.crop_and_resize_grad_image(grads, boxes, idx, (2, 6, 7, 2), "bilinear",
+                                               "float32")
+    assert torch.equal(gi(grads, boxes, idx), eager_i)
+    assert torch.equal(gb(grads, image, boxes, idx), xcrop.crop_and_resize_grad_boxes(
+        grads, image, boxes, idx))
+    with pytest.raises(BoxIndexError):
+        gi(grads, boxes, torch.tensor([0, 2, 1]))

@@ -1,7 +1,8 @@
 """xcrop's operations as PyTorch custom operators (``torch.library``, namespace ``xcrop``).
 
-Every torch call of :func:`xcrop.crop_and_resize`, :func:`xcrop.extract_glimpse` (and
-``xcrop.compat.v1.extract_glimpse``) goes through one operator, so that
+Every torch call of :func:`xcrop.crop_and_resize`, :func:`xcrop.extract_glimpse`,
+``xcrop.compat.v1.extract_glimpse`` and the public gradient functions goes through one
+operator, so that
 ``torch.compile(fullgraph=True)`` and ``torch.export`` see a single opaque node instead of
 tracing xcrop's Python (docs/api.md, "torch.compile and torch.export"):
 
@@ -39,6 +40,7 @@ and in compiled or exported programs alike, so a compiled program never freezes 
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Sequence
 from typing import Any
 
@@ -54,7 +56,13 @@ from .._core.validation import (
 )
 from .._dispatch import run as dispatch
 
-__all__ = ["SCHEMAS", "crop_and_resize", "extract_glimpse"]
+__all__ = [
+    "SCHEMAS",
+    "crop_and_resize",
+    "crop_and_resize_grad_boxes",
+    "crop_and_resize_grad_image",
+    "extract_glimpse",
+]
 
 _M64 = 2**64
 
@@ -235,3 +243,30 @@ def extract_glimpse(input: torch.Tensor, size: Any, offsets: Any, centered: Any,
     return torch.ops.xcrop.extract_glimpse(args.input, args.offsets, args.height, args.width,
                                            args.centered, args.normalized, args.noise,
                                            args.version, _signed(args.seed))
+
+
+def _quiet() -> contextlib.AbstractContextManager[object]:
+    # Eager validation of the gradients computes on NumPy views (ieee_quiet silences
+    # NumPy); dynamo cannot trace numpy.errstate, and traced torch code never warns.
+    return contextlib.nullcontext() if torch.compiler.is_compiling() else ieee_quiet()
+
+
+def crop_and_resize_grad_image(grads: torch.Tensor, boxes: Any, box_indices: Any,
+                               image_shape: Any, method: str, dtype: Any) -> torch.Tensor:
+    """:func:`xcrop.crop_and_resize_grad_image` of torch ``grads``: every check here (the
+    value checks only on real tensors), then ``xcrop::crop_and_resize_grad_image``."""
+    with _quiet():
+        args = validate_grad_image(grads, boxes, box_indices, image_shape, method, dtype)
+    return torch.ops.xcrop.crop_and_resize_grad_image(args.grads, args.boxes, args.box_indices,
+                                                      list(args.image_shape), args.method,
+                                                      args.dtype)
+
+
+def crop_and_resize_grad_boxes(grads: Any, image: torch.Tensor, boxes: Any,
+                               box_indices: Any) -> torch.Tensor:
+    """:func:`xcrop.crop_and_resize_grad_boxes` of a torch ``image``: every check here (the
+    value checks only on real tensors), then ``xcrop::crop_and_resize_grad_boxes``."""
+    with _quiet():
+        args = validate_grad_boxes(grads, image, boxes, box_indices)
+    return torch.ops.xcrop.crop_and_resize_grad_boxes(args.grads, args.image, args.boxes,
+                                                      args.box_indices)
