@@ -10,6 +10,9 @@ nox -s bench_dask   xcrop on dask: LocalCluster with 1 and 2 workers (bench/benc
 nox -s fuzz         differential fuzzing vs live TF 2.21 (fuzz/fuzz_tf.py; -- --cases N --seed S)
 nox -s docs         build the docs, strict (figures and tables regenerated first)
 nox -s peers        certify torchvision roi_align and kornia crop_and_resize against the fixtures
+nox -s gpu          on a CUDA machine: conformance on CuPy and torch CUDA (eager, compiled,
+                    exported), CUDA vs CPU kernels bitwise, timings vs roi_align; one JSON
+                    (bench/gpu_check.py; exits 0 with a message where there is no GPU)
 """
 
 from __future__ import annotations
@@ -147,3 +150,14 @@ def bench_dask(session: nox.Session) -> None:
     session.install("-r", TEST_REQUIREMENTS)
     session.install("-e", ".[dask]")
     session.run("python", "bench/bench_dask.py", *session.posargs)
+
+
+@nox.session(python=PYTHON)
+def gpu(session: nox.Session) -> None:
+    """The GPU check (bench/gpu_check.py): torch 2.14.1 + torchvision 0.29.1 (the CUDA
+    builds of requirements/peers.txt) and CuPy for CUDA 12; writes bench/results_gpu.json.
+    Not yet run on a GPU (no GPU where it was written)."""
+    session.install("-r", "requirements/peers.txt")
+    session.install("cupy-cuda12x==14.2.0")
+    session.install("-e", ".[numba]")
+    session.run("python", "bench/gpu_check.py", *session.posargs)

@@ -258,8 +258,28 @@ def runners(w: dict[str, Any]) -> dict[str, tuple[Callable[[], Any], bool, str]]
                          xcrop.which_path("extract_glimpse", *args, noise=w["noise"], seed=1))
             out[f"{lib}/{path}"] = (run, lib == "numpy", label)
     if crop:
+        out.update(compiled_torch(w))
         out.update(peers(w))
     return out
+
+
+def compiled_torch(w: dict[str, Any]) -> dict[str, tuple[Callable[[], Any], bool, str]]:
+    """``torch.compile(fullgraph=True)`` of the crop: one ``xcrop::crop_and_resize`` node
+    (docs/api.md, "torch.compile and torch.export"), compiled before timing."""
+    try:
+        import torch
+    except ImportError:
+        return {}
+    args = tuple(torch.from_numpy(w[k]) for k in ("image", "boxes", "idx"))
+    size = w["size"]
+    compiled = torch.compile(lambda image, boxes, idx: xcrop.crop_and_resize(
+        image, boxes, idx, size), fullgraph=True)
+    compiled(*args)  # the compile itself is not timed
+
+    def call() -> Any:
+        return compiled(*args)
+
+    return {"torch/compiled": (call, False, "torch.compile(fullgraph=True): xcrop:: operator")}
 
 
 def peers(w: dict[str, Any]) -> dict[str, tuple[Callable[[], Any], bool, str]]:

@@ -217,8 +217,9 @@ def test_torch_zero_boxes_give_empty_gradients() -> None:
 
 @pytest.mark.skipif(not HAS_TORCH, reason="torch is not installed")
 def test_torch_compile_forward_and_backward_bit_exact() -> None:
-    """Under torch.compile the call takes the generic path (fast paths leave the graph);
-    dynamo's graph must give the eager bits, forward and backward."""
+    """Under torch.compile the call is one xcrop:: operator node whose kernel runs the
+    fast paths on real tensors (tests/test_torch_ops.py has the fullgraph and export
+    checks); the compiled graph must give the eager bits, forward and backward."""
     import torch
 
     import xcrop
@@ -231,7 +232,7 @@ def test_torch_compile_forward_and_backward_bit_exact() -> None:
     def f(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
         return xcrop.crop_and_resize(a, b, idx, (3, 4))
 
-    compiled = torch.compile(f, backend="aot_eager")
+    compiled = torch.compile(f, backend="aot_eager", fullgraph=True)
     runs = []
     for fn in (f, compiled):
         a, b = image.clone().requires_grad_(), boxes.clone().requires_grad_()

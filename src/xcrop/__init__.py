@@ -7,6 +7,8 @@ same device. ``xcrop.compat.v1`` holds TF1's signatures.
 
 from __future__ import annotations
 
+import sys
+
 from . import compat
 from ._core.config import OutputTooLargeError, max_output_bytes, set_max_output_bytes
 from ._core.errors import BoxIndexError, InvalidArgumentError, UnsupportedDTypeError
@@ -16,6 +18,12 @@ from .api import crop_and_resize, extract_glimpse
 from .gradients import crop_and_resize_grad_boxes, crop_and_resize_grad_image
 
 __version__ = "0.1.0.dev0"
+
+if "torch" in sys.modules:  # torch.ops.xcrop.* exist from here on (else at the first call)
+    from ._frameworks import _TORCH_OPS
+    from ._frameworks import torch_ops as _torch_ops
+
+    _TORCH_OPS.append(_torch_ops)
 
 __all__ = [
     "BoxIndexError",

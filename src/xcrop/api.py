@@ -2,9 +2,10 @@
 
 Every call is validated once, here at the boundary (``_core.validation``), and served
 by dispatch (``_dispatch.run``): a registered fast path or the generic reference
-implementation. A torch tensor that requires grad, or a JAX array under ``jax.grad``,
-goes through the framework glue (``_frameworks``), which dispatches the same forward and
-TF's gradient operations for the backward.
+implementation. A torch tensor goes through xcrop's custom operators
+(``_frameworks/torch_ops.py``), whose kernels dispatch on real tensors; a JAX array under
+``jax.grad`` through a ``custom_vjp`` (``_frameworks``), which dispatches the same forward
+and TF's gradient operations for the backward.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from ._core.args import Array, Size2
 from ._core.arrays import ieee_quiet
 from ._core.validation import validate_crop_and_resize, validate_extract_glimpse
 from ._dispatch import run as dispatch
-from ._frameworks import differentiable_crop_and_resize, wants_gradient
+from ._frameworks import differentiable_crop_and_resize, torch_route, wants_gradient
 
 __all__ = ["crop_and_resize", "extract_glimpse"]
 
@@ -84,11 +85,15 @@ def crop_and_resize(
            [2. , 2.5, 3. ],
            [3. , 3.5, 4. ]], dtype=float32)
     """
+    torch_ops = torch_route(image)
+    if torch_ops is not None:  # xcrop::crop_and_resize (autograd, compile, export)
+        return torch_ops.crop_and_resize(image, boxes, box_indices, crop_size, method,
+                                         extrapolation_value)
     with ieee_quiet():
         args = validate_crop_and_resize(
             image, boxes, box_indices, crop_size, method, extrapolation_value
         )
-        if wants_gradient(args):  # torch autograd / jax.grad: TF's gradients as backward
+        if wants_gradient(args):  # jax.grad: TF's gradients as backward
             return differentiable_crop_and_resize(args)
         return dispatch.crop_and_resize(args)
 
@@ -160,6 +165,10 @@ def extract_glimpse(
            [ 5.,  6.,  7.],
            [10., 11., 12.]], dtype=float32)
     """
+    torch_ops = torch_route(input)
+    if torch_ops is not None:  # xcrop::extract_glimpse
+        return torch_ops.extract_glimpse(input, size, offsets, centered, normalized, noise,
+                                         version=2, seed=seed)
     with ieee_quiet():
         args = validate_extract_glimpse(
             input, size, offsets, centered, normalized, noise, version=2, seed=seed

@@ -14,6 +14,7 @@ from ._core.args import Array
 from ._core.arrays import ieee_quiet
 from ._core.validation import validate_grad_boxes, validate_grad_image
 from ._dispatch import run as dispatch
+from ._frameworks import torch_route
 
 __all__ = ["crop_and_resize_grad_boxes", "crop_and_resize_grad_image"]
 
@@ -83,6 +84,10 @@ def crop_and_resize_grad_image(
     array([[2.25, 2.25],
            [2.25, 2.25]], dtype=float32)
     """
+    torch_ops = torch_route(grads)
+    if torch_ops is not None:  # xcrop::crop_and_resize_grad_image (compile, export)
+        return torch_ops.crop_and_resize_grad_image(grads, boxes, box_indices, image_shape,
+                                                    method, dtype)
     with ieee_quiet():
         args = validate_grad_image(grads, boxes, box_indices, image_shape, method, dtype)
         return dispatch.grad_image(args)
@@ -140,6 +145,9 @@ def crop_and_resize_grad_boxes(
     >>> xcrop.crop_and_resize_grad_boxes(grads, image, [[0, 0, 1, 1]], [0])
     array([[3. , 1.5, 3. , 1.5]], dtype=float32)
     """
+    torch_ops = torch_route(image)
+    if torch_ops is not None:  # xcrop::crop_and_resize_grad_boxes (compile, export)
+        return torch_ops.crop_and_resize_grad_boxes(grads, image, boxes, box_indices)
     with ieee_quiet():
         args = validate_grad_boxes(grads, image, boxes, box_indices)
         return dispatch.grad_boxes(args)

@@ -7,11 +7,11 @@ within a chunk; a chunk holds thousands of boxes) and the lerps as in-place
 PyTorch never fuses them into an FMA, on CPU or CUDA). Exactness: see ``exactness`` (the
 subnormal flushes are skipped only when provably the identity) and ``numpy_paths``.
 
-Autograd: a call where the image or the boxes require a gradient (with grad mode on)
-is *declined* by the predicate and served by the generic path, whose torch operations
-autograd records. The in-place buffers here would not break autograd (they are fresh
-tensors), but no gradient formula of this path is tested yet: fast gradients are the
-gradient issue's job.
+Autograd: public calls reach these paths through the ``xcrop::`` custom operators
+(``_frameworks/torch_ops.py``), whose kernels run with grad mode off; their autograd
+formula runs the gradient operators. A direct dispatch where the image or the boxes
+require a gradient (with grad mode on) is *declined* by the predicate and served by
+the generic path, whose torch operations autograd records.
 
 Channels-last: the image is used as ``(B*H*W, D)`` rows; an NHWC-contiguous tensor (a
 ``permute(0, 2, 3, 1)`` of an NCHW tensor in ``torch.channels_last`` memory format is

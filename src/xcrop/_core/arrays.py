@@ -42,9 +42,25 @@ class Backend:
     name: str  # "numpy", "torch", "jax", "cupy", "array_api_strict", ...
 
 
+#: torch.Tensor, once torch has been seen imported. torch.compile traces the checks of
+#: the torch route (docs/architecture.md); reading ``sys.modules`` there makes dynamo walk
+#: the whole dict, which fails when another thread (the numba loader) imports meanwhile.
+_TORCH_TENSOR: list[type] = []
+
+
 def _torch_tensor(x: object) -> bool:
+    if _TORCH_TENSOR:
+        return isinstance(x, _TORCH_TENSOR[0])
     torch = sys.modules.get("torch")
-    return torch is not None and isinstance(x, torch.Tensor)
+    if torch is None:
+        return False
+    _TORCH_TENSOR.append(torch.Tensor)
+    return isinstance(x, torch.Tensor)
+
+
+def is_torch_tensor(x: object) -> bool:
+    """True for a torch tensor (FakeTensors and subclasses included); imports nothing."""
+    return _torch_tensor(x)
 
 
 # torch tensors are recognized directly: torch.compile traces xcrop's validation, and
@@ -118,6 +134,8 @@ def check_known_shape(name: str, x: Any) -> None:
 
 def is_lazy(x: object) -> bool:
     """True for a dask array (its values exist only once its graph is computed)."""
+    if _torch_tensor(x):
+        return False
     da = sys.modules.get("dask.array")  # never imported here: a dask array brings it
     return da is not None and isinstance(x, da.Array)
 
@@ -172,14 +190,17 @@ def is_traced(x: object) -> bool:
     Only shapes, dtypes and the static arguments are checked for traced arrays; box-index
     range, box finiteness and coordinate overflow are checked on concrete arrays only.
     """
-    jax = sys.modules.get("jax")
-    if jax is not None and isinstance(x, jax.core.Tracer):
-        return True
-    torch = sys.modules.get("torch")
-    if torch is not None and isinstance(x, torch.Tensor):
+    if _torch_tensor(x):
+        torch = sys.modules["torch"]
         compiler = getattr(torch, "compiler", None)
-        return bool(compiler is not None and compiler.is_compiling())
-    return False
+        if compiler is not None and compiler.is_compiling():
+            return True
+        # Non-strict torch.export and the operators' fake kernels run Python on
+        # FakeTensors (shapes and dtypes only) without dynamo.
+        fake = getattr(getattr(torch, "_subclasses", None), "FakeTensor", None)
+        return fake is not None and isinstance(x, fake)
+    jax = sys.modules.get("jax")
+    return jax is not None and isinstance(x, jax.core.Tracer)
 
 
 def jax_on_cpu(x: Any) -> bool:
@@ -402,7 +423,9 @@ def python_ints(name: str, value: object, backend: Backend,
         if isinstance(v, bool):
             raise TypeError(f"{name} must contain integers, not bool; got {value!r}")
         try:
-            out.append(operator.index(v))
+            # A Python int as is: under torch.compile(dynamic=True) it may be a symbolic
+            # size, which operator.index would specialize (one recompile per value).
+            out.append(v if type(v) is int else operator.index(v))
         except TypeError:
             raise TypeError(f"{name} must contain integers; got {value!r}") from None
     return tuple(out)

@@ -12,6 +12,7 @@ import sys
 from typing import Any
 
 from .arrays import device_of as device
+from .arrays import is_torch_tensor
 
 __all__ = ["FLT_MIN", "flush_subnormals", "rounding_barrier"]
 
@@ -38,6 +39,8 @@ def rounding_barrier(xp: Any, x: Any) -> Any:
     subnormals itself. Anything else is returned as it is: eager operations round one by
     one, and NumPy and PyTorch keep subnormals.
     """
+    if is_torch_tensor(x):  # (no sys.modules read while torch.compile traces)
+        return x
     jax = sys.modules.get("jax")
     if jax is None or not isinstance(x, jax.core.Tracer):
         return x

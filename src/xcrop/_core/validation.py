@@ -222,8 +222,14 @@ def validate_crop_and_resize(
     crop_size: object,
     method: object,
     extrapolation_value: object,
+    values: bool = True,
 ) -> CropArgs:
     """Check ``crop_and_resize`` arguments in TF's order and convert them.
+
+    ``values=False`` runs only the checks of types, dtypes, shapes, sizes and the output
+    size, and leaves ``in_y``/``in_x`` None: the box values are checked (and the
+    coordinates computed) later, where the values exist (the torch operators,
+    ``_frameworks/torch_ops.py``; docs/architecture.md).
 
     Raises ``TypeError`` (:class:`UnsupportedDTypeError`) for bad types and dtypes,
     ``ValueError`` (:class:`InvalidArgumentError`) for bad shapes and values and
@@ -262,6 +268,11 @@ def validate_crop_and_resize(
             )
     crop_height, crop_width = _crop_size(crop_size, backend)
     out_shape = (boxes.shape[0], crop_height, crop_width, image.shape[3])
+    if not values:
+        _output_size("crop_and_resize", image, out_shape)()
+        return CropArgs(backend=backend, image=image, boxes=boxes, box_indices=box_indices,
+                        crop_height=crop_height, crop_width=crop_width, method=method,
+                        extrapolation_value=fill, in_y=None, in_x=None)
     in_y, in_x, boxes, box_indices = _sample_coordinates(
         backend, boxes, box_indices, image.shape[0], (height, width), (crop_height, crop_width),
         _output_size("crop_and_resize", image, out_shape),

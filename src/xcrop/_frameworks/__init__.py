@@ -1,42 +1,53 @@
-"""Framework integration: TF's gradients through :func:`xcrop.crop_and_resize` on
-PyTorch (``torch.autograd``) and JAX (``jax.custom_vjp``).
+"""Framework integration: xcrop's operations as PyTorch custom operators (``torch_ops``:
+autograd, torch.compile, torch.export) and TF's gradients through
+:func:`xcrop.crop_and_resize` on JAX (``jax.custom_vjp``).
 
-A forward call enters this package only when its framework may ask for a gradient: a
-torch tensor that requires grad (grad mode on), or a JAX array being traced
-(``jax.grad``/``jit``/``vmap``). Every other call goes straight to dispatch. The
-backward runs ``crop_and_resize_grad_image`` (float images only) and
-``crop_and_resize_grad_boxes`` through dispatch, computing only the gradients the
-framework asks for. No gradient flows to ``box_indices``, ``crop_size`` or
-``extrapolation_value`` (docs/semantics.md §1.7).
+Every torch call goes through ``torch_ops`` (:func:`torch_route`). A JAX forward call
+enters this package only when it may be asked for a gradient: a JAX array being traced
+(``jax.grad``/``jit``/``vmap``); other calls go straight to dispatch. The backward
+(either framework) runs ``crop_and_resize_grad_image`` (float images only) and
+``crop_and_resize_grad_boxes``, computing only the gradients the framework asks for.
+No gradient flows to ``box_indices``, ``crop_size`` or ``extrapolation_value``
+(docs/semantics.md §1.7).
 """
 
 from __future__ import annotations
 
-import sys
 from typing import Any
 
 from .._core.args import CropArgs
-from .._core.arrays import is_traced
+from .._core.arrays import is_torch_tensor, is_traced
 
-__all__ = ["differentiable_crop_and_resize", "wants_gradient"]
+__all__ = ["differentiable_crop_and_resize", "torch_route", "wants_gradient"]
+
+
+_TORCH_OPS: list[Any] = []  # the torch_ops module once imported
+
+
+def torch_route(x: object) -> Any:
+    """The ``torch_ops`` module when ``x`` is a torch tensor (its operators registered),
+    else None. Imports nothing unless torch is already imported. Neither ``sys.modules``
+    nor an import statement is met here after the first call (torch.compile traces this
+    function; see ``_core.arrays._torch_tensor``)."""
+    if not is_torch_tensor(x):
+        return None
+    if not _TORCH_OPS:
+        from . import torch_ops
+
+        _TORCH_OPS.append(torch_ops)
+    return _TORCH_OPS[0]
 
 
 def wants_gradient(args: CropArgs) -> bool:
-    """Whether the caller's framework may ask for a gradient of this forward call."""
-    name = args.backend.name
-    if name == "torch":
-        torch = sys.modules["torch"]
-        return torch.is_grad_enabled() and bool(
-            args.image.requires_grad or getattr(args.boxes, "requires_grad", False))
-    if name == "jax":
+    """Whether JAX may ask for a gradient of this forward call (torch calls never get
+    here: their operator has its autograd formula)."""
+    if args.backend.name == "jax":
         return is_traced(args.image) or is_traced(args.boxes)
     return False
 
 
 def differentiable_crop_and_resize(args: CropArgs) -> Any:
-    """The crop of ``args`` as a differentiable operation of its framework."""
-    if args.backend.name == "torch":
-        from .torch_autograd import crop_and_resize
-    else:
-        from .jax_vjp import crop_and_resize
+    """The crop of ``args`` as a differentiable operation of JAX."""
+    from .jax_vjp import crop_and_resize
+
     return crop_and_resize(args)

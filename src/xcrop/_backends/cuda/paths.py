@@ -21,10 +21,10 @@ tensors: torch's current stream, wrapped as a ``cupy.cuda.ExternalStream``, and 
 tensors shared zero-copy through DLPack). Output is allocated on the input's device (for
 torch, by torch's caching allocator).
 
-Autograd (torch): a call whose image or boxes require a gradient is routed by
-``xcrop._frameworks`` through a ``torch.autograd.Function`` whose ``forward`` runs with grad
-mode off, so this path serves the forward and TF's gradient functions the backward. A
-direct call with grad mode on and ``requires_grad`` inputs is declined (generic path).
+Autograd (torch): every torch call runs through the custom operator ``xcrop::*``
+(``_frameworks/torch_ops.py``), whose kernel calls dispatch with grad mode off, so this
+path serves the forward and the gradient operators the backward. A direct dispatch with
+grad mode on and ``requires_grad`` inputs is declined (generic path).
 
 Nothing here imports CuPy or torch until a call on their arrays arrives; the torch
 CUDA path imports CuPy at its first CUDA call (when CuPy is installed) and otherwise
