@@ -157,7 +157,7 @@ def main(argv: list[str] | None = None) -> int:
         return 0 if argv else 2
     command, rest = argv[0], argv[1:]
     if command in ("conformance", "compare") and importlib.util.find_spec("numpy") is None:
-        print(f"xcrop {command} needs NumPy: pip install numpy (or xcrop[numba])",
+        print(f"xcrop {command} needs NumPy (a dependency of xcrop): pip install numpy",
               file=sys.stderr)
         return 2
     if command == "conformance":
