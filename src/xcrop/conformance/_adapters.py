@@ -196,7 +196,7 @@ ADAPTERS = (
     Adapter("array_api_strict", "array_api_strict"),
     Adapter("cupy", "cupy"),
 )
-#: The same fixtures in the traced modes (the conformance command runs them by default;
+#: The same fixtures in the traced modes (the conformance command runs them when named;
 #: the test suite has its own jit tests: tests/test_jax_ffi*.py, test_jax_jit_exact.py).
 MODE_ADAPTERS = (
     Adapter("jax_jit", "jax", mode="jit"),
