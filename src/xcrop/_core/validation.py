@@ -226,10 +226,8 @@ def validate_crop_and_resize(
 ) -> CropArgs:
     """Check ``crop_and_resize`` arguments in TF's order and convert them.
 
-    ``values=False`` runs only the checks of types, dtypes, shapes, sizes and the output
-    size, and leaves ``in_y``/``in_x`` None: the box values are checked (and the
-    coordinates computed) later, where the values exist (the torch operators,
-    ``_frameworks/torch_ops.py``; docs/architecture.md).
+    ``values=False`` checks types, dtypes, shapes and sizes only and leaves ``in_y``/``in_x``
+    None: the torch operators check the values where they exist (docs/architecture.md).
 
     Raises ``TypeError`` (:class:`UnsupportedDTypeError`) for bad types and dtypes,
     ``ValueError`` (:class:`InvalidArgumentError`) for bad shapes and values and

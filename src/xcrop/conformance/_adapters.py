@@ -18,6 +18,8 @@ from typing import Any
 
 import numpy as np
 
+from ..capabilities import NUMBA_OPERATIONS, has_fast_path
+
 
 class UnsupportedByBackend(Exception):
     """The backend cannot represent an input of this case (e.g. int64 in JAX without x64)."""
@@ -251,3 +253,42 @@ def serve_path(path: str) -> Iterator[None]:
     loader.compile_kernels()
     with xcrop.use_generic(False):  # lifts an enclosing use_generic()
         yield
+
+
+@dataclass
+class Target:
+    adapter: Adapter
+    path: str
+
+    @property
+    def name(self) -> str:
+        return f"{self.adapter.name}/{self.path}"
+
+    def applies(self, op: str) -> bool:
+        """Whether ``op`` runs on this target: ``fast`` only where the backend has a fast
+        path for it, ``fast_array`` only where numba changes that fast path."""
+        a = self.adapter
+        if self.path in (DEFAULT, "generic"):
+            return True
+        fast = has_fast_path(op, a.library, a.device_kind, a.mode)
+        if self.path == "fast":
+            return fast
+        return fast and op in NUMBA_OPERATIONS and a.device_kind == "cpu"
+
+
+def targets_for(adapters: list[Adapter], paths: list[str]) -> tuple[list[Target], list[str]]:
+    """The (backend, path) pairs to run, and notes on the pairs left out and why."""
+    out, notes = [], []
+    for a in adapters:
+        for p in paths:
+            if p == "fast_array":
+                if a.library not in ("numpy", "torch", "jax") or a.mode != "eager":
+                    # No numba kernels there (traced: without numba the generic path
+                    # serves): fast_array would be fast or generic again.
+                    continue
+                if not numba_installed():
+                    notes.append(f"{a.name}/fast_array not run: numba is not installed, so "
+                                 f"{a.name}/fast already is the array-op fast path")
+                    continue
+            out.append(Target(a, p))
+    return out, notes

@@ -33,16 +33,18 @@ from pathlib import Path
 
 import numpy as np
 
-from ..capabilities import NUMBA_OPERATIONS, has_fast_path, max_ulp
+from ..capabilities import max_ulp
 from ._adapters import (
     ADAPTERS,
     DEFAULT,
     MODE_ADAPTERS,
     PATHS,
     Adapter,
+    Target,
     UnsupportedByBackend,
     numba_installed,
     serve_path,
+    targets_for,
 )
 from ._format import Case, default_fixture_dir, fixture_provenance, load_suite
 from ._impl import (
@@ -90,45 +92,6 @@ class Result:
     worst_ulp: int = 0
     message: str = ""
     seconds: float = 0.0
-
-
-@dataclass
-class Target:
-    adapter: Adapter
-    path: str
-
-    @property
-    def name(self) -> str:
-        return f"{self.adapter.name}/{self.path}"
-
-    def applies(self, op: str) -> bool:
-        """Whether ``op`` runs on this target: ``fast`` only where the backend has a fast
-        path for it, ``fast_array`` only where numba changes that fast path."""
-        a = self.adapter
-        if self.path in (DEFAULT, "generic"):
-            return True
-        fast = has_fast_path(op, a.library, a.device_kind, a.mode)
-        if self.path == "fast":
-            return fast
-        return fast and op in NUMBA_OPERATIONS and a.device_kind == "cpu"
-
-
-def targets_for(adapters: list[Adapter], paths: list[str]) -> tuple[list[Target], list[str]]:
-    """The (backend, path) pairs to run, and notes on the pairs left out and why."""
-    out, notes = [], []
-    for a in adapters:
-        for p in paths:
-            if p == "fast_array":
-                if a.library not in ("numpy", "torch", "jax") or a.mode != "eager":
-                    # No numba kernels there (traced: without numba the generic path
-                    # serves): fast_array would be fast or generic again.
-                    continue
-                if not numba_installed():
-                    notes.append(f"{a.name}/fast_array not run: numba is not installed, so "
-                                 f"{a.name}/fast already is the array-op fast path")
-                    continue
-            out.append(Target(a, p))
-    return out, notes
 
 
 def run_case(case: Case, target: Target) -> Result:
