@@ -16,8 +16,9 @@ first calls in fresh processes with an empty numba cache). Backends: NumPy, torc
 (CPU) where installed.
 Paths: ``fast`` (what the registry picks: the numba kernel where numba is installed),
 ``fast_array`` (numba disabled: the pure NumPy / torch-op fast path; for JAX the pure
-NumPy path on views), ``generic`` (``xcrop.use_generic()``), and ``jax/jit`` (the call
-under ``jax.jit``: the generic path compiled by XLA, not bit-exact).
+NumPy path on views), ``generic`` (``xcrop.use_generic()``), ``jax/jit`` (the call
+under ``jax.jit``: on CPU with numba the kernels as XLA FFI custom calls, bit-exact) and
+``torch/compiled`` (``torch.compile(fullgraph=True)``: one ``xcrop::`` operator).
 
 Timing: after one warm-up call per runner, the runners of a workload are called in turn,
 ``--repeats`` rounds (TF, then each xcrop runner, then TF again ...), so a change in machine
@@ -246,7 +247,8 @@ def runners(w: dict[str, Any]) -> dict[str, tuple[Callable[[], Any], bool, str]]
             def jit_call(f=jitted, arrays=arrays):
                 return jax.block_until_ready(f(*arrays))
 
-            out["jax/jit"] = (jit_call, False, "jax.jit (generic path traced by XLA)")
+            out["jax/jit"] = (jit_call, False,
+                              "jax.jit: XLA FFI custom call (numba kernel) on CPU")
         for path in ("fast", "fast_array", "generic"):
             def run(call=call, path=path):
                 with serving(path):
