@@ -18,6 +18,16 @@ def backend(request: pytest.FixtureRequest) -> Iterator[Backend]:
         yield b
 
 
+@pytest.fixture(autouse=True)
+def _restore_output_limit(monkeypatch: pytest.MonkeyPatch) -> None:
+    # xcrop.set_max_output_bytes is process-wide; a test that changes it and fails before
+    # restoring it must not turn the limit off for every later test (tests that rely on the
+    # default 16 GiB limit would then try to allocate their huge outputs).
+    from xcrop._core import config
+
+    monkeypatch.setattr(config, "_setting", config._setting)
+
+
 def pytest_sessionstart(session: pytest.Session) -> None:
     # The numba kernels compile in the background on first use while the array paths
     # serve (xcrop._backends.numba.loader); tests that check which path serves need them

@@ -36,8 +36,14 @@ def test_examples_are_found() -> None:
 
 @pytest.mark.parametrize("name", MODULES)
 def test_docstring_examples(name: str) -> None:
+    from xcrop._core import config
+
     module = importlib.import_module(name)
+    limit_before = config.max_output_bytes()
     result = doctest.testmod(module, optionflags=doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE,
                              verbose=False)
     assert result.attempted > 0, f"{name} has '>>>' but doctest found no example"
     assert result.failed == 0, f"{result.failed} docstring example(s) of {name} failed"
+    # An example that changes process-wide settings must put them back: one that left the
+    # output limit off once let a later test allocate 128 TiB and the OOM killer end CI.
+    assert config.max_output_bytes() == limit_before, f"{name}'s examples left the limit changed"

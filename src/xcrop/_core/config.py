@@ -41,6 +41,7 @@ class OutputTooLargeError(InvalidArgumentError, MemoryError):
     Examples
     --------
     >>> import numpy as np, xcrop
+    >>> old = xcrop.max_output_bytes()
     >>> xcrop.set_max_output_bytes(1000)
     >>> try:
     ...     xcrop.crop_and_resize(np.ones((1, 4, 4, 1), np.float32), [[0, 0, 1, 1]], [0],
@@ -48,7 +49,7 @@ class OutputTooLargeError(InvalidArgumentError, MemoryError):
     ... except MemoryError as e:
     ...     print(type(e).__name__)
     OutputTooLargeError
-    >>> xcrop.set_max_output_bytes(None)
+    >>> xcrop.set_max_output_bytes(old)  # restore the limit that was in force
     """
 
 
@@ -73,12 +74,14 @@ def set_max_output_bytes(limit: int | None) -> None:
     Examples
     --------
     >>> import xcrop
+    >>> old = xcrop.max_output_bytes()
     >>> xcrop.set_max_output_bytes(2**30)
     >>> xcrop.max_output_bytes()
     1073741824
-    >>> xcrop.set_max_output_bytes(None)
+    >>> xcrop.set_max_output_bytes(None)  # no limit at all: a huge call may exhaust memory
     >>> print(xcrop.max_output_bytes())
     None
+    >>> xcrop.set_max_output_bytes(old)
     """
     global _setting
     if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int)
@@ -104,10 +107,11 @@ def max_output_bytes() -> int | None:
     Examples
     --------
     >>> import xcrop
+    >>> old = xcrop.max_output_bytes()
     >>> xcrop.set_max_output_bytes(4096)
     >>> xcrop.max_output_bytes()
     4096
-    >>> xcrop.set_max_output_bytes(None)
+    >>> xcrop.set_max_output_bytes(old)
     """
     setting = _setting
     if setting is not _UNSET:
