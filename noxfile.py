@@ -31,32 +31,10 @@ TEST_REQUIREMENTS = "requirements/test.txt"
 
 @nox.session(python=PYTHON)
 def tests(session: nox.Session) -> None:
-    """Run the test suite on every backend that installs here (CuPy skips without a GPU).
-
-    Without arguments the suite runs as a few pytest processes, one per group of test
-    files (``TEST_GROUPS``, then the rest): JAX's compiled programs and torch.compile's
-    caches stay in the process that made them, and one process for everything grew past
-    18 GB of this 24 GB machine. With arguments, one pytest run gets them as they are.
-    """
+    """Run the test suite on every backend that installs here (CuPy skips without a GPU)."""
     session.install("-r", TEST_REQUIREMENTS)
     session.install("-e", ".")
-    if session.posargs:
-        session.run("python", "-m", "pytest", *session.posargs)
-        return
-    grouped = [f for group in TEST_GROUPS for f in group]
-    for group in TEST_GROUPS:
-        session.run("python", "-m", "pytest", *group)
-    session.run("python", "-m", "pytest", *(f"--ignore={f}" for f in grouped))
-
-
-#: Test files that build many compiled programs (JAX jit, torch.compile): each group runs
-#: in its own pytest process (see ``tests``).
-TEST_GROUPS = (
-    ("tests/test_conformance.py",),
-    ("tests/test_jax_ffi.py", "tests/test_jax_ffi_grad.py", "tests/test_jax_jit_exact.py",
-     "tests/test_jax_paths.py"),
-    ("tests/test_torch_ops.py", "tests/test_gradients.py", "tests/test_differential.py"),
-)
+    session.run("python", "-m", "pytest", *session.posargs)
 
 
 @nox.session(python=PYTHON)
