@@ -22,7 +22,8 @@ under ``jax.jit``: on CPU with numba the kernels as XLA FFI custom calls, bit-ex
 
 Timing: after one warm-up call per runner, the runners of a workload are called in turn,
 ``--repeats`` rounds (TF, then each xcrop runner, then TF again ...), so a change in machine
-load during the run affects every runner alike; medians are reported and
+load during the run affects every runner alike, with a 10 ms pause before each timed call
+so that the previous runner's spinning worker threads (TF's) are idle; medians are reported and
 ratio = TF median / runner median (> 1: faster than TF).
 
 Peak memory, two numbers: ``peak MB`` is tracemalloc's peak during one call (NumPy
@@ -125,6 +126,10 @@ def numpy_peak(fn: Callable[[], Any]) -> int:
     return peak
 
 
+#: Pause before each timed call (see :func:`interleaved`).
+SETTLE_S = 0.01
+
+
 def interleaved(fns: dict[str, Callable[[], Any]], repeats: int,
                 reps: dict[str, int]) -> dict[str, list[float]]:
     """Times of each runner, called in turn for ``repeats`` rounds (after one warm-up)."""
@@ -135,6 +140,11 @@ def interleaved(fns: dict[str, Callable[[], Any]], repeats: int,
         for name, fn in fns.items():
             if r >= reps.get(name, repeats):
                 continue
+            # Let the previous runner's worker threads go idle first: TF's pool spins for a
+            # while after a call, and on 2 cores that spin took half of the next runner's
+            # CPU (xcrop's RoI call measured 17.6 ms right after a TF call, 9.2 ms after a
+            # 5 ms pause). Every runner gets the same pause, outside its timing.
+            time.sleep(SETTLE_S)
             t0 = time.perf_counter()
             fn()
             times[name].append(time.perf_counter() - t0)
