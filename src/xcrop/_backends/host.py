@@ -19,7 +19,6 @@ from .._core.args import CropArgs, GlimpseArgs, GradBoxesArgs, GradImageArgs
 from .._core.arrays import Backend
 
 __all__ = [
-    "aligned_empty",
     "crop_view",
     "executor",
     "glimpse_view",
@@ -74,11 +73,6 @@ def run_split(kernel: Callable[[int, int], None], n: int, elements: int) -> None
     for job in jobs:
         job.result()
 
-#: DLPack consumers such as JAX adopt a host buffer without copying only when it is
-#: aligned this much (an unaligned 60 MB output cost JAX a 40 ms copy).
-ALIGNMENT = 64
-
-
 def numpy_backend() -> Backend:
     import array_api_compat.numpy as np_xp
 
@@ -109,18 +103,6 @@ def crop_view(args: CropArgs, to_numpy: Callable[[Any], Any]) -> CropArgs:
 def glimpse_view(args: GlimpseArgs, to_numpy: Callable[[Any], Any]) -> GlimpseArgs:
     """:func:`numpy_view` of ``extract_glimpse`` arguments."""
     return numpy_view(args, to_numpy)
-
-
-def aligned_empty(shape: tuple[int, ...], dtype: Any = "float32") -> Any:
-    """An uninitialized C-contiguous NumPy array aligned to ``ALIGNMENT`` bytes (the
-    signature of ``numpy.empty``, for the fast paths' ``empty`` argument)."""
-    import numpy as np
-
-    dtype = np.dtype(dtype)
-    size = dtype.itemsize * int(np.prod(shape, dtype=np.int64))
-    raw = np.empty(size + ALIGNMENT, dtype=np.uint8)
-    start = -raw.ctypes.data % ALIGNMENT
-    return raw[start:start + size].view(dtype).reshape(shape)
 
 
 class _Alias:

@@ -1,7 +1,7 @@
 """JAX fast paths for eager calls on CPU arrays: the NumPy fast paths (the numba kernels
 where numba is installed, NumPy code otherwise) on zero-copy NumPy views of the inputs.
-The result is written into a 64-byte aligned host buffer that JAX adopts through DLPack
-without a copy.
+The result is written into an aligned host buffer (``buffers``) that JAX adopts through
+DLPack without a copy.
 
 Eager generic JAX dispatches (and on a new shape compiles) every elementwise operation
 separately: about 0.9 s for the RoI-head benchmark call, against about 15 ms here.
@@ -24,8 +24,9 @@ from .._core.args import CropArgs, GlimpseArgs, GradBoxesArgs, GradImageArgs
 from .._core.arrays import ieee_quiet
 from .._core.arrays import jax_on_cpu as on_cpu
 from .._reference import gradients as reference_gradients
+from . import buffers
 from . import numpy as numpy_paths
-from .host import aligned_empty, crop_view, glimpse_view, numpy_view, read_alias
+from .host import crop_view, glimpse_view, numpy_view, read_alias
 from .host_gradients import sequential_row_sums
 from .numba import grad_drivers
 from .numba import loader as numba_loader
@@ -61,7 +62,7 @@ def _numba_crop_predicate(args: CropArgs) -> bool:
 
 def _numba_crop(args: CropArgs) -> Any:
     view = crop_view(args, _to_numpy)
-    return _adopt(numpy_paths.numba_crop(view, view.image, aligned_empty), args.image)
+    return _adopt(numpy_paths.numba_crop(view, view.image), args.image)
 
 
 def _crop_predicate(args: CropArgs) -> bool:
@@ -70,7 +71,7 @@ def _crop_predicate(args: CropArgs) -> bool:
 
 
 def _crop(args: CropArgs) -> Any:
-    return _adopt(numpy_paths.crop(crop_view(args, _to_numpy), aligned_empty), args.image)
+    return _adopt(numpy_paths.crop(crop_view(args, _to_numpy)), args.image)
 
 
 def _glimpse_predicate(args: GlimpseArgs) -> bool:
@@ -80,7 +81,7 @@ def _glimpse_predicate(args: GlimpseArgs) -> bool:
 
 def _glimpse(args: GlimpseArgs) -> Any:
     view = glimpse_view(args, _to_numpy)
-    out = aligned_empty(args.output_shape)
+    out = buffers.empty(args.output_shape)
     numpy_paths.glimpse_into(view, view.input, out)
     return _adopt(out, args.input)
 
@@ -116,7 +117,7 @@ def _grad_boxes(args: GradBoxesArgs) -> Any:
 def _aligned_copy(a: Any) -> Any:
     import numpy as np
 
-    out = aligned_empty(a.shape, a.dtype)
+    out = buffers.empty(a.shape, a.dtype)
     np.copyto(out, a)
     return out
 

@@ -31,6 +31,7 @@ from .._reference import gradients as reference_gradients
 from .._reference import indexing
 from .._reference.extract_glimpse import GAUSSIAN_STREAM, UNIFORM_STREAM, mean_and_std
 from .._reference.indexing import crop_plan
+from . import buffers
 from .exactness import bilinear_exact, min_pixel_threshold, unflushed_crop_exact
 from .host import executor, num_threads, read_alias, run_split
 from .host_gradients import sequential_row_sums
@@ -70,16 +71,15 @@ def crop_predicate(args: CropArgs) -> bool:
     return isinstance(args.image, np.ndarray) and unflushed_crop_exact(args, _min_nonzero_abs)
 
 
-def crop(args: CropArgs, empty: Any = None) -> Any:
-    """The NumPy crop; the result is allocated by ``empty(shape, dtype=float32)``
-    (default ``numpy.empty``)."""
+def crop(args: CropArgs) -> Any:
+    """The NumPy crop, into an output from ``buffers.empty``."""
     import numpy as np
 
     image = args.image
     batch, height, width, depth = image.shape
     n, ch, cw, _ = args.output_shape
     fill = np.float32(args.extrapolation_value)
-    out = (np.empty if empty is None else empty)((n, ch, cw, depth), dtype=np.float32)
+    out = buffers.empty((n, ch, cw, depth), np.float32)
     if n == 0 or depth == 0:
         out[...] = fill
         return out
@@ -335,7 +335,7 @@ def _channel_min_max(pixels: Any) -> tuple[Any, Any]:
 def _glimpse(args: GlimpseArgs) -> Any:
     import numpy as np
 
-    out = np.empty(args.output_shape, dtype=np.float32)
+    out = buffers.empty(args.output_shape, np.float32)
     glimpse_into(args, args.input, out)
     return out
 
@@ -347,14 +347,14 @@ def _numba_crop_predicate(args: CropArgs) -> bool:
         numba_loader.crop_key(args.image.dtype))
 
 
-def numba_crop(args: CropArgs, image: Any, empty: Any = None) -> Any:
-    """The compiled kernel on NumPy ``image`` (any crop dtype) and ``args``' plan; the
-    result is allocated by ``empty(shape, dtype=float32)`` (default ``numpy.empty``)."""
+def numba_crop(args: CropArgs, image: Any) -> Any:
+    """The compiled kernel on NumPy ``image`` (any crop dtype) and ``args``' plan, into an
+    output from ``buffers.empty``."""
     import numpy as np
 
     batch, height, width, depth = image.shape
     n, ch, cw, _ = args.output_shape
-    out = (np.empty if empty is None else empty)((n, ch, cw, depth), dtype=np.float32)
+    out = buffers.empty((n, ch, cw, depth), np.float32)
     if n == 0 or depth == 0:
         out[...] = np.float32(args.extrapolation_value)
         return out

@@ -30,6 +30,7 @@ from .._core.errors import PathUnavailable
 from .._reference import gradients as reference_gradients
 from .._reference.extract_glimpse import fill
 from .._reference.indexing import crop_plan
+from . import buffers
 from .exactness import unflushed_crop_exact
 from .host import crop_view, glimpse_view, numpy_view
 from .host_gradients import sequential_row_sums
@@ -157,15 +158,17 @@ def _glimpse(args: GlimpseArgs) -> Any:
 
     shape = args.output_shape
     device = args.input.device
-    out = torch.empty(shape, dtype=torch.float32, device=device)
     if device.type == "cpu":
         # CPU tensors share memory with NumPy arrays: the NumPy path (numba kernel or
-        # index-array fill) writes straight into ``out``, and the window starts are
-        # computed on NumPy views (cheaper than torch ops on a (B, 2) array; same code).
+        # index-array fill) writes straight into a (pooled, see ``buffers``) output, and
+        # the window starts are computed on NumPy views (cheaper than torch ops on a
+        # (B, 2) array; same code).
         view = glimpse_view(replace(args, input=args.input.contiguous()),
                             lambda t: t.detach().numpy())
-        glimpse_into(view, view.input, out.numpy())
-        return out
+        host_out = buffers.empty(shape)
+        glimpse_into(view, view.input, host_out)
+        return torch.from_numpy(host_out)
+    out = torch.empty(shape, dtype=torch.float32, device=device)
     starts = window_starts(args)
     if needs_fill(args, starts):
         if args.noise == "zero":

@@ -6,7 +6,9 @@ Every switch is read per call (tests and users flip them at run time):
 * ``XCROP_NO_NUMBA``       do not use the compiled numba kernels;
 * ``XCROP_NO_CUDA_KERNEL`` do not use xcrop's CUDA kernels (CuPy, torch CUDA);
 * ``XCROP_NUM_THREADS``    size of xcrop's CPU thread pool (default: CPUs, at most 8);
-* ``XCROP_MAX_OUTPUT_BYTES`` the output-size limit (see ``_core.config``).
+* ``XCROP_MAX_OUTPUT_BYTES`` the output-size limit (see ``_core.config``);
+* ``XCROP_BUFFER_POOL_BYTES`` bytes of idle output buffers kept for reuse
+  (``_backends.buffers``).
 
 A switch is on unless it is unset, empty, or one of ``0 false no off`` (any case).
 """
@@ -16,6 +18,7 @@ from __future__ import annotations
 import os
 
 __all__ = [
+    "BUFFER_POOL_BYTES",
     "FORCE_GENERIC",
     "MAX_OUTPUT_BYTES",
     "NO_CUDA_KERNEL",
@@ -31,6 +34,7 @@ NO_NUMBA = "XCROP_NO_NUMBA"
 NO_CUDA_KERNEL = "XCROP_NO_CUDA_KERNEL"
 NUM_THREADS = "XCROP_NUM_THREADS"
 MAX_OUTPUT_BYTES = "XCROP_MAX_OUTPUT_BYTES"
+BUFFER_POOL_BYTES = "XCROP_BUFFER_POOL_BYTES"
 
 _OFF = ("", "0", "false", "no", "off")
 

@@ -18,6 +18,7 @@ from typing import Any
 
 from ..._core.args import GradBoxesArgs, GradImageArgs
 from ..._reference.gradients import box_coordinates, edge_weights
+from .. import buffers
 from ..host import num_threads, read_alias, run_split
 from .loader import kernels
 
@@ -73,7 +74,7 @@ def image_gradient(args: GradImageArgs) -> Any:
     grads, box_indices, in_y, in_x = args.grads, args.box_indices, args.in_y, args.in_x
     method, dtype = args.method, np.dtype(args.dtype)
     batch, height, width, depth = (int(v) for v in args.image_shape)
-    out = np.zeros((batch, height, width, depth), dtype)
+    out = buffers.zeros((batch, height, width, depth), dtype)
     n = grads.shape[0]
     if n == 0 or depth == 0 or out.size == 0:
         return out
