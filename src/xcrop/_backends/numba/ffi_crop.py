@@ -33,6 +33,7 @@ from .xla_ffi import (
     U8,
     U16,
     address,
+    advise_huge_pages,
     arg_buffer,
     begin,
     buffer_dims,
@@ -191,6 +192,7 @@ def crop_frame(frame_addr: int, marker: Any, code: int, integer: bool, wide: boo
     examples = count(lead)
     if examples == 0 or n == 0 or depth == 0:
         return 0
+    advise_huge_pages(result, 4)
     all_pixels = typed(image[3], (count(image_lead), batch * height * width, depth), marker)
     all_boxes = typed(boxes[3], (count(boxes_lead), n, 4), f32(0))
     all_out = typed(result[3], (examples, n, ch, cw, depth), f32(0))

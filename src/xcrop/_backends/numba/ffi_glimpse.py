@@ -31,6 +31,7 @@ from .xla_ffi import (
     S32,
     U64,
     address,
+    advise_huge_pages,
     arg_buffer,
     begin,
     buffer_dims,
@@ -210,6 +211,7 @@ def glimpse_frame(frame_addr: int) -> int:
     examples = count(lead)
     if examples == 0 or batch * height * width * depth * h * w == 0:
         return internal_error(api, "glimpse: empty operands are served elsewhere")
+    advise_huge_pages(result, 4)
     images = typed(image[3], (count(image_lead), batch, height, width, depth), f32(0))
     all_offsets = typed(offsets[3], (count(offsets_lead), batch, 2), f32(0))
     outs = typed(result[3], (examples, batch, h, w, depth), f32(0))

@@ -45,6 +45,7 @@ from .xla_ffi import (
     U8,
     U16,
     address,
+    advise_huge_pages,
     arg_buffer,
     begin,
     buffer_dims,
@@ -150,6 +151,7 @@ def grad_image_frame(frame_addr: int, marker: Any, code: int) -> int:
     # An empty result (depth 0, batch 0) still checks the boxes, as TF does.
     if examples == 0 or height * width == 0:
         return 0
+    advise_huge_pages(result, 2 if code == F16 else 8 if code == F64 else 4)
     all_grads = typed(grads[3], (count(grads_lead), n, ch, cw, depth), f32(0))
     all_boxes = typed(boxes[3], (count(boxes_lead), n, 4), f32(0))
     table_size = buffer_dims(table)[nl]
