@@ -214,33 +214,39 @@ def _runtime_errors() -> tuple[type[BaseException], ...]:
     return (jax.errors.JaxRuntimeError, ValueError)
 
 
-def _judge_jit_error(case: Case, target: Target, want: type[Exception],
-                     served: list[str]) -> str | None:
-    """Where TF raised: the jitted call must raise ``want`` while tracing, or (a value
-    error) fail when it runs with the eager call's message."""
+def _judge_error(case: Case, target: Target, want: type[Exception],
+                 served: list[str]) -> str | None:
+    """Where TF raised: the call must raise ``want``; a jitted call may instead fail when
+    it runs (a value error found by the kernel) with the eager call's message."""
+    runtime = _runtime_errors() if target.jit else ()
     try:
         _call(case, target, served)
     except UnsupportedByBackend:
         return SKIPPED
     except want:
         return None
-    except _runtime_errors() as exc:
-        eager = Target(target.adapter, target.path)
-        try:
-            _call(case, eager)
-        except want as eager_exc:
-            if str(eager_exc) in str(exc):
-                return None
-            return (f"failed when run with {type(exc).__name__}: {exc}; the eager call's "
-                    f"message is {eager_exc}")
-        except Exception as eager_exc:
-            return (f"failed when run with {type(exc).__name__}: {exc}; the eager call "
-                    f"raised {type(eager_exc).__name__}: {eager_exc}")
-        return f"failed when run with {type(exc).__name__}: {exc}; the eager call did not"
+    except runtime as exc:
+        return _judge_runtime_error(case, target, want, exc)
     except Exception as exc:
         return (f"raised {type(exc).__name__}: {exc}; TF raised {case.error['tf_type']} "
                 f"({case.error['tf_summary']}), so {want.__name__} was expected")
     return f"returned a result; TF raised {case.error['tf_type']}: {case.error['tf_summary']}"
+
+
+def _judge_runtime_error(case: Case, target: Target, want: type[Exception],
+                         exc: Exception) -> str | None:
+    eager = Target(target.adapter, target.path)
+    try:
+        _call(case, eager)
+    except want as eager_exc:
+        if str(eager_exc) in str(exc):
+            return None
+        return (f"failed when run with {type(exc).__name__}: {exc}; the eager call's "
+                f"message is {eager_exc}")
+    except Exception as eager_exc:
+        return (f"failed when run with {type(exc).__name__}: {exc}; the eager call "
+                f"raised {type(eager_exc).__name__}: {eager_exc}")
+    return f"failed when run with {type(exc).__name__}: {exc}; the eager call did not"
 
 
 def judge(case: Case, target: Target, tf_mask: np.ndarray | None,
@@ -252,19 +258,7 @@ def judge(case: Case, target: Target, tf_mask: np.ndarray | None,
     adapter = target.adapter
     served = [] if served is None else served
     if case.check == "error":
-        want = expected_exception(case)
-        if target.jit:
-            return _judge_jit_error(case, target, want, served)
-        try:
-            _call(case, target, served)
-        except UnsupportedByBackend:
-            return SKIPPED
-        except want:
-            return None
-        except Exception as exc:
-            return (f"raised {type(exc).__name__}: {exc}; TF raised {case.error['tf_type']} "
-                    f"({case.error['tf_summary']}), so {want.__name__} was expected")
-        return f"returned a result; TF raised {case.error['tf_type']}: {case.error['tf_summary']}"
+        return _judge_error(case, target, expected_exception(case), served)
     try:
         first = adapter.asarray(_first_input(case))
         raw = _call(case, target, served)

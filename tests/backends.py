@@ -10,7 +10,7 @@ import pytest
 
 from xcrop.conformance._adapters import ADAPTERS, Adapter, UnsupportedByBackend
 
-__all__ = ["Backend", "backend_params", "gradient_pairs", "holds"]
+__all__ = ["Backend", "backend_params", "check_jit_error", "gradient_pairs", "holds"]
 
 GRADIENT_SUITES = ("grad_edge", "grad_dtypes", "grad_random")
 
@@ -26,6 +26,25 @@ def gradient_pairs(suites: tuple[str, ...] = GRADIENT_SUITES) -> list[dict[str, 
         for case in load_suite(suite):
             pairs.setdefault((suite, case.params["pair"]), {})[case.op] = case
     return list(pairs.values())
+
+
+def check_jit_error(raised: BaseException, case: Any) -> None:
+    """What a jitted call of an error ``case`` must have raised: the eager call's exception
+    type while tracing (a shape, dtype or argument error), or, for a value error found
+    when the program runs, JAX's runtime error ending with the eager call's message."""
+    import jax
+    import jax.numpy as jnp
+
+    from xcrop.conformance._runner import call_case, expected_exception
+
+    eager_type = expected_exception(case)
+    if isinstance(raised, eager_type):
+        return
+    # JaxRuntimeError from a first call, ValueError from JAX's C++ dispatch afterwards.
+    assert isinstance(raised, (jax.errors.JaxRuntimeError, ValueError)), raised
+    with pytest.raises(eager_type) as eager:
+        call_case(case, jnp.asarray)
+    assert str(raised).endswith(str(eager.value)), (raised, eager.value)
 
 
 class Backend:

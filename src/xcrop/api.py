@@ -165,12 +165,21 @@ def extract_glimpse(
            [ 5.,  6.,  7.],
            [10., 11., 12.]], dtype=float32)
     """
+    return glimpse_either_version(input, size, offsets, centered, normalized, noise, 2, seed)
+
+
+def glimpse_either_version(input: Array, size: Size2, offsets: Array, centered: bool,
+                           normalized: bool, noise: str, version: int,
+                           seed: int | None) -> Array:
+    """``extract_glimpse`` of TF's ``version`` 1 or 2 (``compat.v1`` resolves its own
+    arguments first): a torch tensor goes to the ``xcrop::extract_glimpse`` operator,
+    anything else is validated and dispatched."""
     torch_ops = torch_route(input)
-    if torch_ops is not None:  # xcrop::extract_glimpse
+    if torch_ops is not None:
         return torch_ops.extract_glimpse(input, size, offsets, centered, normalized, noise,
-                                         version=2, seed=seed)
+                                         version=version, seed=seed)
     with ieee_quiet():
         args = validate_extract_glimpse(
-            input, size, offsets, centered, normalized, noise, version=2, seed=seed
+            input, size, offsets, centered, normalized, noise, version=version, seed=seed
         )
         return dispatch.extract_glimpse(args)

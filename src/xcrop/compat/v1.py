@@ -12,11 +12,8 @@ from typing import Literal
 
 from .. import api
 from .._core.args import Array, Size2
-from .._core.arrays import check_bool, ieee_quiet
+from .._core.arrays import check_bool
 from .._core.errors import InvalidArgumentError
-from .._core.validation import validate_extract_glimpse
-from .._dispatch import run as dispatch
-from .._frameworks import torch_route
 
 __all__ = ["crop_and_resize", "extract_glimpse"]
 
@@ -183,12 +180,5 @@ def extract_glimpse(
            [22., 23., 24.]], dtype=float32)
     """
     resolved = resolve_v1_noise(uniform_noise, noise)
-    torch_ops = torch_route(input)
-    if torch_ops is not None:  # xcrop::extract_glimpse, version 1
-        return torch_ops.extract_glimpse(input, size, offsets, centered, normalized, resolved,
-                                         version=1, seed=seed)
-    with ieee_quiet():
-        args = validate_extract_glimpse(
-            input, size, offsets, centered, normalized, resolved, version=1, seed=seed
-        )
-        return dispatch.extract_glimpse(args)
+    return api.glimpse_either_version(input, size, offsets, centered, normalized, resolved,
+                                      1, seed)

@@ -20,31 +20,8 @@ import numba
 import numpy as np
 
 from . import crop as K
+from . import xla_ffi as F
 from .ffi_checks import check_boxes, count, example, leading, read_indices
-from .xla_ffi import (
-    CALL_FRAME_WORDS,
-    F32,
-    F64,
-    PROCEED,
-    S8,
-    S16,
-    S32,
-    S64,
-    U8,
-    U16,
-    address,
-    advise_huge_pages,
-    arg_buffer,
-    begin,
-    buffer_dims,
-    buffer_dtype,
-    internal_error,
-    pointer,
-    ret_buffer,
-    scalar_attr,
-    typed,
-    words,
-)
 
 __all__ = ["HANDLERS", "crop_example"]
 
@@ -152,50 +129,46 @@ def crop_example(api: int, pixels: Any, height: int, width: int, boxes: Any, box
 @numba.njit
 def crop_frame(frame_addr: int, marker: Any, code: int, integer: bool, wide: bool) -> int:
     """The crop handler for images of ``marker``'s type (XLA dtype ``code``)."""
-    frame = words(frame_addr, CALL_FRAME_WORDS)
-    status = begin(frame)
-    if status != PROCEED:
+    frame, status = F.open_frame(frame_addr, 3, 1, "crop")
+    if status != F.PROCEED:
         return status
     api = frame[2]
-    image, ok0 = arg_buffer(frame, 0)
-    boxes, ok1 = arg_buffer(frame, 1)
-    indices, ok2 = arg_buffer(frame, 2)
-    result, ok3 = ret_buffer(frame, 0)
-    fill_at = scalar_attr(frame, 0, F32)
-    method_at = scalar_attr(frame, 1, S32)
-    if not (ok0 and ok1 and ok2 and ok3) or frame[7] != 3 or frame[12] != 1:
-        return internal_error(api, "crop: expected 3 operands and 1 result")
+    image, boxes, indices = F.arg_buffer(frame, 0), F.arg_buffer(frame, 1), F.arg_buffer(frame, 2)
+    result = F.ret_buffer(frame, 0)
+    fill_at = F.scalar_attr(frame, 0, F.F32)
+    method_at = F.scalar_attr(frame, 1, F.S32)
     if fill_at == 0 or method_at == 0:
-        return internal_error(api, "crop: expected attributes fill (f32), method (s32)")
-    index_code = buffer_dtype(indices)
-    if (buffer_dtype(image) != code or buffer_dtype(boxes) != F32
-            or buffer_dtype(result) != F32 or (index_code != S32 and index_code != S64)):
-        return internal_error(api, "crop: unexpected operand dtypes")
-    fill = typed(fill_at, (1,), f32(0))[0]
-    method = typed(method_at, (1,), np.int32(0))[0]
-    out_dims = buffer_dims(result)
+        return F.internal_error(api, "crop: expected attributes fill (f32), method (s32)")
+    index_code = F.buffer_dtype(indices)
+    if (F.buffer_dtype(image) != code or F.buffer_dtype(boxes) != F.F32
+            or F.buffer_dtype(result) != F.F32 or (index_code != F.S32 and index_code != F.S64)):
+        return F.internal_error(api, "crop: unexpected operand dtypes")
+    fill = F.typed(fill_at, (1,), f32(0))[0]
+    method = F.typed(method_at, (1,), np.int32(0))[0]
+    out_dims = F.buffer_dims(result)
     if out_dims.shape[0] < 4:
-        return internal_error(api, "crop: result rank below 4")
+        return F.internal_error(api, "crop: result rank below 4")
     lead = out_dims[:out_dims.shape[0] - 4]
     image_lead, ok0 = leading(image, 4, lead)
     boxes_lead, ok1 = leading(boxes, 2, lead)
     index_lead, ok2 = leading(indices, 1, lead)
     if not (ok0 and ok1 and ok2):
-        return internal_error(api, "crop: operands do not broadcast to the result")
+        return F.internal_error(api, "crop: operands do not broadcast to the result")
     nl = lead.shape[0]
-    image_dims = buffer_dims(image)
+    image_dims = F.buffer_dims(image)
     batch, height, width, depth = (image_dims[nl], image_dims[nl + 1], image_dims[nl + 2],
                                    image_dims[nl + 3])
     n, ch, cw = out_dims[nl], out_dims[nl + 1], out_dims[nl + 2]
-    if buffer_dims(boxes)[nl] != n or buffer_dims(indices)[nl] != n or out_dims[nl + 3] != depth:
-        return internal_error(api, "crop: operand shapes disagree")
+    if (F.buffer_dims(boxes)[nl] != n or F.buffer_dims(indices)[nl] != n
+            or out_dims[nl + 3] != depth):
+        return F.internal_error(api, "crop: operand shapes disagree")
     examples = count(lead)
     if examples == 0 or n == 0 or depth == 0:
         return 0
-    advise_huge_pages(result, 4)
-    all_pixels = typed(image[3], (count(image_lead), batch * height * width, depth), marker)
-    all_boxes = typed(boxes[3], (count(boxes_lead), n, 4), f32(0))
-    all_out = typed(result[3], (examples, n, ch, cw, depth), f32(0))
+    F.advise_huge_pages(result, 4)
+    all_pixels = F.typed(image[3], (count(image_lead), batch * height * width, depth), marker)
+    all_boxes = F.typed(boxes[3], (count(boxes_lead), n, 4), f32(0))
+    all_out = F.typed(result[3], (examples, n, ch, cw, depth), f32(0))
     box_indices = np.empty(n, np.int64)
     for v in range(examples):
         read_indices(indices[3], index_code, example(index_lead, lead, v), box_indices)
@@ -211,35 +184,35 @@ def crop_frame(frame_addr: int, marker: Any, code: int, integer: bool, wide: boo
 # float16 images are converted to float32 before the call (exact), as the eager path does.
 
 def _crop_uint8(frame: Any) -> Any:
-    return pointer(crop_frame(address(frame), np.uint8(0), U8, True, False))
+    return F.pointer(crop_frame(F.address(frame), np.uint8(0), F.U8, True, False))
 
 
 def _crop_uint16(frame: Any) -> Any:
-    return pointer(crop_frame(address(frame), np.uint16(0), U16, True, False))
+    return F.pointer(crop_frame(F.address(frame), np.uint16(0), F.U16, True, False))
 
 
 def _crop_int8(frame: Any) -> Any:
-    return pointer(crop_frame(address(frame), np.int8(0), S8, True, False))
+    return F.pointer(crop_frame(F.address(frame), np.int8(0), F.S8, True, False))
 
 
 def _crop_int16(frame: Any) -> Any:
-    return pointer(crop_frame(address(frame), np.int16(0), S16, True, False))
+    return F.pointer(crop_frame(F.address(frame), np.int16(0), F.S16, True, False))
 
 
 def _crop_int32(frame: Any) -> Any:
-    return pointer(crop_frame(address(frame), np.int32(0), S32, True, False))
+    return F.pointer(crop_frame(F.address(frame), np.int32(0), F.S32, True, False))
 
 
 def _crop_int64(frame: Any) -> Any:
-    return pointer(crop_frame(address(frame), np.int64(0), S64, True, False))
+    return F.pointer(crop_frame(F.address(frame), np.int64(0), F.S64, True, False))
 
 
 def _crop_float32(frame: Any) -> Any:
-    return pointer(crop_frame(address(frame), np.float32(0), F32, False, False))
+    return F.pointer(crop_frame(F.address(frame), np.float32(0), F.F32, False, False))
 
 
 def _crop_float64(frame: Any) -> Any:
-    return pointer(crop_frame(address(frame), np.float64(0), F64, False, True))
+    return F.pointer(crop_frame(F.address(frame), np.float64(0), F.F64, False, True))
 
 
 

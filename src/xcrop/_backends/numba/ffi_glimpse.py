@@ -23,26 +23,8 @@ import numpy as np
 from ..._core import random as core_random
 from ..._reference.extract_glimpse import GAUSSIAN_STREAM, UNIFORM_STREAM
 from . import random as R
+from . import xla_ffi as F
 from .ffi_checks import count, example, leading
-from .xla_ffi import (
-    CALL_FRAME_WORDS,
-    F32,
-    PROCEED,
-    S32,
-    U64,
-    address,
-    advise_huge_pages,
-    arg_buffer,
-    begin,
-    buffer_dims,
-    buffer_dtype,
-    internal_error,
-    pointer,
-    ret_buffer,
-    scalar_attr,
-    typed,
-    words,
-)
 
 __all__ = ["HANDLERS", "glimpse_example"]
 
@@ -170,51 +152,48 @@ def glimpse_example(image: Any, offsets: Any, out: Any, version: int, centered: 
 @numba.njit
 def glimpse_frame(frame_addr: int) -> int:
     """The glimpse handler."""
-    frame = words(frame_addr, CALL_FRAME_WORDS)
-    status = begin(frame)
-    if status != PROCEED:
+    frame, status = F.open_frame(frame_addr, 2, 1, "glimpse")
+    if status != F.PROCEED:
         return status
     api = frame[2]
-    image, ok0 = arg_buffer(frame, 0)
-    offsets, ok1 = arg_buffer(frame, 1)
-    result, ok2 = ret_buffer(frame, 0)
-    if not (ok0 and ok1 and ok2) or frame[7] != 2 or frame[12] != 1:
-        return internal_error(api, "glimpse: expected 2 operands and 1 result")
+    image, offsets = F.arg_buffer(frame, 0), F.arg_buffer(frame, 1)
+    result = F.ret_buffer(frame, 0)
     # Attributes in name order: centered, noise, normalized, seed, version.
-    at = (scalar_attr(frame, 0, S32), scalar_attr(frame, 1, S32), scalar_attr(frame, 2, S32),
-          scalar_attr(frame, 3, U64), scalar_attr(frame, 4, S32))
+    at = (F.scalar_attr(frame, 0, F.S32), F.scalar_attr(frame, 1, F.S32),
+          F.scalar_attr(frame, 2, F.S32), F.scalar_attr(frame, 3, F.U64),
+          F.scalar_attr(frame, 4, F.S32))
     for a in at:
         if a == 0:
-            return internal_error(api, "glimpse: unexpected attributes")
-    if (buffer_dtype(image) != F32 or buffer_dtype(offsets) != F32
-            or buffer_dtype(result) != F32):
-        return internal_error(api, "glimpse: unexpected operand dtypes")
-    centered = typed(at[0], (1,), np.int32(0))[0] != 0
-    kind = typed(at[1], (1,), np.int32(0))[0]
-    normalized = typed(at[2], (1,), np.int32(0))[0] != 0
-    seed = typed(at[3], (1,), np.uint64(0))[0]
-    version = typed(at[4], (1,), np.int32(0))[0]
-    out_dims = buffer_dims(result)
+            return F.internal_error(api, "glimpse: unexpected attributes")
+    if (F.buffer_dtype(image) != F.F32 or F.buffer_dtype(offsets) != F.F32
+            or F.buffer_dtype(result) != F.F32):
+        return F.internal_error(api, "glimpse: unexpected operand dtypes")
+    centered = F.typed(at[0], (1,), np.int32(0))[0] != 0
+    kind = F.typed(at[1], (1,), np.int32(0))[0]
+    normalized = F.typed(at[2], (1,), np.int32(0))[0] != 0
+    seed = F.typed(at[3], (1,), np.uint64(0))[0]
+    version = F.typed(at[4], (1,), np.int32(0))[0]
+    out_dims = F.buffer_dims(result)
     if out_dims.shape[0] < 4:
-        return internal_error(api, "glimpse: result rank below 4")
+        return F.internal_error(api, "glimpse: result rank below 4")
     lead = out_dims[:out_dims.shape[0] - 4]
     image_lead, ok0 = leading(image, 4, lead)
     offsets_lead, ok1 = leading(offsets, 2, lead)
     if not (ok0 and ok1):
-        return internal_error(api, "glimpse: operands do not broadcast to the result")
+        return F.internal_error(api, "glimpse: operands do not broadcast to the result")
     nl = lead.shape[0]
-    dims = buffer_dims(image)
+    dims = F.buffer_dims(image)
     batch, height, width, depth = dims[nl], dims[nl + 1], dims[nl + 2], dims[nl + 3]
     h, w = out_dims[nl + 1], out_dims[nl + 2]
     if out_dims[nl] != batch or out_dims[nl + 3] != depth:
-        return internal_error(api, "glimpse: operand shapes disagree")
+        return F.internal_error(api, "glimpse: operand shapes disagree")
     examples = count(lead)
     if examples == 0 or batch * height * width * depth * h * w == 0:
-        return internal_error(api, "glimpse: empty operands are served elsewhere")
-    advise_huge_pages(result, 4)
-    images = typed(image[3], (count(image_lead), batch, height, width, depth), f32(0))
-    all_offsets = typed(offsets[3], (count(offsets_lead), batch, 2), f32(0))
-    outs = typed(result[3], (examples, batch, h, w, depth), f32(0))
+        return F.internal_error(api, "glimpse: empty operands are served elsewhere")
+    F.advise_huge_pages(result, 4)
+    images = F.typed(image[3], (count(image_lead), batch, height, width, depth), f32(0))
+    all_offsets = F.typed(offsets[3], (count(offsets_lead), batch, 2), f32(0))
+    outs = F.typed(result[3], (examples, batch, h, w, depth), f32(0))
     for v in range(examples):
         glimpse_example(images[example(image_lead, lead, v)],
                         all_offsets[example(offsets_lead, lead, v)], outs[v], version,
@@ -223,7 +202,7 @@ def glimpse_frame(frame_addr: int) -> int:
 
 
 def _glimpse(frame: Any) -> Any:
-    return pointer(glimpse_frame(address(frame)))
+    return F.pointer(glimpse_frame(F.address(frame)))
 
 
 #: Target suffix -> handler.

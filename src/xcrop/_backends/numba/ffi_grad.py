@@ -30,33 +30,9 @@ import numba
 import numpy as np
 
 from . import gradients as G
+from . import xla_ffi as F
 from .coordinates import box_coordinates, edge_weights
 from .ffi_checks import check_boxes, count, example, leading, read_indices
-from .xla_ffi import (
-    CALL_FRAME_WORDS,
-    F16,
-    F32,
-    F64,
-    PROCEED,
-    S8,
-    S16,
-    S32,
-    S64,
-    U8,
-    U16,
-    address,
-    advise_huge_pages,
-    arg_buffer,
-    begin,
-    buffer_dims,
-    buffer_dtype,
-    internal_error,
-    pointer,
-    ret_buffer,
-    scalar_attr,
-    typed,
-    words,
-)
 
 __all__ = ["HANDLERS", "box_grad_example", "image_grad_example"]
 
@@ -107,56 +83,51 @@ def image_grad_example(api: int, grads: Any, boxes: Any, box_indices: Any, heigh
 def grad_image_frame(frame_addr: int, marker: Any, code: int) -> int:
     """The image-gradient handler for results of ``marker``'s type (XLA dtype ``code``;
     float16 results are written as their uint16 bits)."""
-    frame = words(frame_addr, CALL_FRAME_WORDS)
-    status = begin(frame)
-    if status != PROCEED:
+    frame, status = F.open_frame(frame_addr, 4, 1, "grad_image")
+    if status != F.PROCEED:
         return status
     api = frame[2]
-    grads, ok0 = arg_buffer(frame, 0)
-    boxes, ok1 = arg_buffer(frame, 1)
-    indices, ok2 = arg_buffer(frame, 2)
-    table, ok3 = arg_buffer(frame, 3)
-    result, ok4 = ret_buffer(frame, 0)
-    method_at = scalar_attr(frame, 0, S32)
-    if not (ok0 and ok1 and ok2 and ok3 and ok4) or frame[7] != 4 or frame[12] != 1:
-        return internal_error(api, "grad_image: expected 4 operands and 1 result")
+    grads, boxes = F.arg_buffer(frame, 0), F.arg_buffer(frame, 1)
+    indices, table = F.arg_buffer(frame, 2), F.arg_buffer(frame, 3)
+    result = F.ret_buffer(frame, 0)
+    method_at = F.scalar_attr(frame, 0, F.S32)
     if method_at == 0:
-        return internal_error(api, "grad_image: expected attribute method (s32)")
-    index_code = buffer_dtype(indices)
-    if (buffer_dtype(grads) != F32 or buffer_dtype(boxes) != F32
-            or buffer_dtype(table) != F32 or buffer_dtype(result) != code
-            or (index_code != S32 and index_code != S64)):
-        return internal_error(api, "grad_image: unexpected operand dtypes")
-    method = typed(method_at, (1,), np.int32(0))[0]
-    out_dims = buffer_dims(result)
+        return F.internal_error(api, "grad_image: expected attribute method (s32)")
+    index_code = F.buffer_dtype(indices)
+    if (F.buffer_dtype(grads) != F.F32 or F.buffer_dtype(boxes) != F.F32
+            or F.buffer_dtype(table) != F.F32 or F.buffer_dtype(result) != code
+            or (index_code != F.S32 and index_code != F.S64)):
+        return F.internal_error(api, "grad_image: unexpected operand dtypes")
+    method = F.typed(method_at, (1,), np.int32(0))[0]
+    out_dims = F.buffer_dims(result)
     if out_dims.shape[0] < 4:
-        return internal_error(api, "grad_image: result rank below 4")
+        return F.internal_error(api, "grad_image: result rank below 4")
     lead = out_dims[:out_dims.shape[0] - 4]
     grads_lead, ok0 = leading(grads, 4, lead)
     boxes_lead, ok1 = leading(boxes, 2, lead)
     index_lead, ok2 = leading(indices, 1, lead)
     table_lead, ok3 = leading(table, 1, lead)
     if not (ok0 and ok1 and ok2 and ok3):
-        return internal_error(api, "grad_image: operands do not broadcast to the result")
+        return F.internal_error(api, "grad_image: operands do not broadcast to the result")
     nl = lead.shape[0]
-    grads_dims = buffer_dims(grads)
+    grads_dims = F.buffer_dims(grads)
     n, ch, cw, depth = (grads_dims[nl], grads_dims[nl + 1], grads_dims[nl + 2],
                         grads_dims[nl + 3])
     batch, height, width = out_dims[nl], out_dims[nl + 1], out_dims[nl + 2]
-    if (out_dims[nl + 3] != depth or buffer_dims(boxes)[nl] != n
-            or buffer_dims(boxes)[nl + 1] != 4 or buffer_dims(indices)[nl] != n):
-        return internal_error(api, "grad_image: operand shapes disagree")
+    if (out_dims[nl + 3] != depth or F.buffer_dims(boxes)[nl] != n
+            or F.buffer_dims(boxes)[nl + 1] != 4 or F.buffer_dims(indices)[nl] != n):
+        return F.internal_error(api, "grad_image: operand shapes disagree")
     examples = count(lead)
     size = batch * height * width
     # An empty result (depth 0, batch 0) still checks the boxes, as TF does.
     if examples == 0 or height * width == 0:
         return 0
-    advise_huge_pages(result, 2 if code == F16 else 8 if code == F64 else 4)
-    all_grads = typed(grads[3], (count(grads_lead), n, ch, cw, depth), f32(0))
-    all_boxes = typed(boxes[3], (count(boxes_lead), n, 4), f32(0))
-    table_size = buffer_dims(table)[nl]
-    all_tables = typed(table[3], (count(table_lead), table_size), f32(0))
-    all_out = typed(result[3], (examples, size, depth), marker)
+    F.advise_huge_pages(result, 2 if code == F.F16 else 8 if code == F.F64 else 4)
+    all_grads = F.typed(grads[3], (count(grads_lead), n, ch, cw, depth), f32(0))
+    all_boxes = F.typed(boxes[3], (count(boxes_lead), n, 4), f32(0))
+    table_size = F.buffer_dims(table)[nl]
+    all_tables = F.typed(table[3], (count(table_lead), table_size), f32(0))
+    all_out = F.typed(result[3], (examples, size, depth), marker)
     box_indices = np.empty(n, np.int64)
     for v in range(examples):
         read_indices(indices[3], index_code, example(index_lead, lead, v), box_indices)
@@ -211,27 +182,21 @@ def box_grad_example(api: int, grads: Any, pixels: Any, table: Any, boxes: Any,
 def grad_boxes_frame(frame_addr: int, marker: Any, code: int) -> int:
     """The box-gradient handler for images of XLA dtype ``code``, read as ``marker``'s
     type (uint16 for float16)."""
-    frame = words(frame_addr, CALL_FRAME_WORDS)
-    status = begin(frame)
-    if status != PROCEED:
+    frame, status = F.open_frame(frame_addr, 5, 1, "grad_boxes")
+    if status != F.PROCEED:
         return status
     api = frame[2]
-    grads, ok0 = arg_buffer(frame, 0)
-    image, ok1 = arg_buffer(frame, 1)
-    boxes, ok2 = arg_buffer(frame, 2)
-    indices, ok3 = arg_buffer(frame, 3)
-    table, ok4 = arg_buffer(frame, 4)
-    result, ok5 = ret_buffer(frame, 0)
-    if not (ok0 and ok1 and ok2 and ok3 and ok4 and ok5) or frame[7] != 5 or frame[12] != 1:
-        return internal_error(api, "grad_boxes: expected 5 operands and 1 result")
-    index_code = buffer_dtype(indices)
-    if (buffer_dtype(grads) != F32 or buffer_dtype(image) != code
-            or buffer_dtype(boxes) != F32 or buffer_dtype(table) != F32
-            or buffer_dtype(result) != F32 or (index_code != S32 and index_code != S64)):
-        return internal_error(api, "grad_boxes: unexpected operand dtypes")
-    out_dims = buffer_dims(result)
+    grads, image, boxes = F.arg_buffer(frame, 0), F.arg_buffer(frame, 1), F.arg_buffer(frame, 2)
+    indices, table = F.arg_buffer(frame, 3), F.arg_buffer(frame, 4)
+    result = F.ret_buffer(frame, 0)
+    index_code = F.buffer_dtype(indices)
+    if (F.buffer_dtype(grads) != F.F32 or F.buffer_dtype(image) != code
+            or F.buffer_dtype(boxes) != F.F32 or F.buffer_dtype(table) != F.F32
+            or F.buffer_dtype(result) != F.F32 or (index_code != F.S32 and index_code != F.S64)):
+        return F.internal_error(api, "grad_boxes: unexpected operand dtypes")
+    out_dims = F.buffer_dims(result)
     if out_dims.shape[0] < 2:
-        return internal_error(api, "grad_boxes: result rank below 2")
+        return F.internal_error(api, "grad_boxes: result rank below 2")
     lead = out_dims[:out_dims.shape[0] - 2]
     grads_lead, ok0 = leading(grads, 4, lead)
     image_lead, ok1 = leading(image, 4, lead)
@@ -239,26 +204,26 @@ def grad_boxes_frame(frame_addr: int, marker: Any, code: int) -> int:
     index_lead, ok3 = leading(indices, 1, lead)
     table_lead, ok4 = leading(table, 1, lead)
     if not (ok0 and ok1 and ok2 and ok3 and ok4):
-        return internal_error(api, "grad_boxes: operands do not broadcast to the result")
+        return F.internal_error(api, "grad_boxes: operands do not broadcast to the result")
     nl = lead.shape[0]
-    grads_dims = buffer_dims(grads)
-    image_dims = buffer_dims(image)
+    grads_dims = F.buffer_dims(grads)
+    image_dims = F.buffer_dims(image)
     n, ch, cw, depth = (grads_dims[nl], grads_dims[nl + 1], grads_dims[nl + 2],
                         grads_dims[nl + 3])
     batch, height, width = image_dims[nl], image_dims[nl + 1], image_dims[nl + 2]
     if (image_dims[nl + 3] != depth or out_dims[nl] != n or out_dims[nl + 1] != 4
-            or buffer_dims(boxes)[nl] != n or buffer_dims(indices)[nl] != n):
-        return internal_error(api, "grad_boxes: operand shapes disagree")
+            or F.buffer_dims(boxes)[nl] != n or F.buffer_dims(indices)[nl] != n):
+        return F.internal_error(api, "grad_boxes: operand shapes disagree")
     examples = count(lead)
     # Depth 0 or batch 0 still checks the boxes, as TF does (the kernel then adds nothing).
     if examples == 0 or n == 0 or height * width == 0:
         return 0
-    all_out = typed(result[3], (examples, n, 4), f32(0))
-    all_grads = typed(grads[3], (count(grads_lead), n, ch, cw, depth), f32(0))
-    all_pixels = typed(image[3], (count(image_lead), batch * height * width, depth), marker)
-    all_boxes = typed(boxes[3], (count(boxes_lead), n, 4), f32(0))
-    table_size = buffer_dims(table)[nl]
-    all_tables = typed(table[3], (count(table_lead), table_size), f32(0))
+    all_out = F.typed(result[3], (examples, n, 4), f32(0))
+    all_grads = F.typed(grads[3], (count(grads_lead), n, ch, cw, depth), f32(0))
+    all_pixels = F.typed(image[3], (count(image_lead), batch * height * width, depth), marker)
+    all_boxes = F.typed(boxes[3], (count(boxes_lead), n, 4), f32(0))
+    table_size = F.buffer_dims(table)[nl]
+    all_tables = F.typed(table[3], (count(table_lead), table_size), f32(0))
     box_indices = np.empty(n, np.int64)
     for v in range(examples):
         read_indices(indices[3], index_code, example(index_lead, lead, v), box_indices)
@@ -275,51 +240,51 @@ def grad_boxes_frame(frame_addr: int, marker: Any, code: int) -> int:
 # One module-level handler per dtype (module-level: numba caches them on disk).
 
 def _grad_image_float16(frame: Any) -> Any:
-    return pointer(grad_image_frame(address(frame), np.uint16(0), F16))
+    return F.pointer(grad_image_frame(F.address(frame), np.uint16(0), F.F16))
 
 
 def _grad_image_float32(frame: Any) -> Any:
-    return pointer(grad_image_frame(address(frame), np.float32(0), F32))
+    return F.pointer(grad_image_frame(F.address(frame), np.float32(0), F.F32))
 
 
 def _grad_image_float64(frame: Any) -> Any:
-    return pointer(grad_image_frame(address(frame), np.float64(0), F64))
+    return F.pointer(grad_image_frame(F.address(frame), np.float64(0), F.F64))
 
 
 def _grad_boxes_uint8(frame: Any) -> Any:
-    return pointer(grad_boxes_frame(address(frame), np.uint8(0), U8))
+    return F.pointer(grad_boxes_frame(F.address(frame), np.uint8(0), F.U8))
 
 
 def _grad_boxes_uint16(frame: Any) -> Any:
-    return pointer(grad_boxes_frame(address(frame), np.uint16(0), U16))
+    return F.pointer(grad_boxes_frame(F.address(frame), np.uint16(0), F.U16))
 
 
 def _grad_boxes_int8(frame: Any) -> Any:
-    return pointer(grad_boxes_frame(address(frame), np.int8(0), S8))
+    return F.pointer(grad_boxes_frame(F.address(frame), np.int8(0), F.S8))
 
 
 def _grad_boxes_int16(frame: Any) -> Any:
-    return pointer(grad_boxes_frame(address(frame), np.int16(0), S16))
+    return F.pointer(grad_boxes_frame(F.address(frame), np.int16(0), F.S16))
 
 
 def _grad_boxes_int32(frame: Any) -> Any:
-    return pointer(grad_boxes_frame(address(frame), np.int32(0), S32))
+    return F.pointer(grad_boxes_frame(F.address(frame), np.int32(0), F.S32))
 
 
 def _grad_boxes_int64(frame: Any) -> Any:
-    return pointer(grad_boxes_frame(address(frame), np.int64(0), S64))
+    return F.pointer(grad_boxes_frame(F.address(frame), np.int64(0), F.S64))
 
 
 def _grad_boxes_float16(frame: Any) -> Any:
-    return pointer(grad_boxes_frame(address(frame), np.uint16(0), F16))
+    return F.pointer(grad_boxes_frame(F.address(frame), np.uint16(0), F.F16))
 
 
 def _grad_boxes_float32(frame: Any) -> Any:
-    return pointer(grad_boxes_frame(address(frame), np.float32(0), F32))
+    return F.pointer(grad_boxes_frame(F.address(frame), np.float32(0), F.F32))
 
 
 def _grad_boxes_float64(frame: Any) -> Any:
-    return pointer(grad_boxes_frame(address(frame), np.float64(0), F64))
+    return F.pointer(grad_boxes_frame(F.address(frame), np.float64(0), F.F64))
 
 
 #: Target suffix -> handler.

@@ -130,18 +130,25 @@ def _floor_ceil(c: Any) -> tuple[Any, int, int]:
     return low_f, low, low + 1 if c > low_f else low
 
 
-@numba.njit(nogil=True, cache=True)
-def image_grad_bilinear(grads, order, starts, in_y, in_x, height, width, chunks, table, out,
-                        u0, u1):
-    """Bilinear image gradient of units ``u0 .. u1-1`` into ``out``.
+@numba.njit
+def _nearest_index(c: Any) -> int:
+    low_f, low, _ = _floor_ceil(c)
+    return low + 1 if c - low_f >= _HALF else low  # round half up (as TF's round, c >= 0)
 
-    ``grads`` float32 ``(n, ch, cw, D)``; ``order``/``starts`` int64: the boxes of image
-    ``b`` are ``order[starts[b]:starts[b+1]]`` in increasing box order; ``in_y`` /
-    ``in_x`` float32 ``(n, ch)`` / ``(n, cw)`` forward sample coordinates; ``out``
-    ``(B * H * W, D)`` float32, float64 or uint16 (float16 bits; ``table`` decodes them),
-    zeroed by the caller. Unit ``u`` is image ``u // chunks`` and its channel chunk
-    ``u % chunks`` (of ``chunks`` near-equal chunks).
-    """
+
+@numba.njit(inline="always")
+def _corner(out, table, flat, g, row, d0, d1, wy, wx):
+    # One corner's share of sample row ``g``, channels d0 .. d1-1: TF's
+    # ``wx * (wy * grad)`` (dtop = (1 - y_lerp) * grad, then (1 - x_lerp) * dtop, ...).
+    for d in range(d0, d1):
+        _accumulate(out, table, row, d, _ftz(wx * _ftz(wy * _ftz(flat[g, d]))))
+
+
+@numba.njit(inline="always")
+def _image_grad(grads, order, starts, in_y, in_x, height, width, chunks, table, out, u0, u1,
+                nearest):
+    # Both methods' loops, inlined into each kernel below with a constant ``nearest``
+    # (LLVM then drops the other method's branches).
     ch = grads.shape[1]
     cw = grads.shape[2]
     depth = grads.shape[3]
@@ -160,7 +167,7 @@ def image_grad_bilinear(grads, order, starts, in_y, in_x, height, width, chunks,
                 if not _inside(cy, ymax):
                     continue  # TF skips extrapolated samples
                 top_f, top, bottom = _floor_ceil(cy)
-                top = base + top * width
+                top = base + (_nearest_index(cy) if nearest else top) * width
                 bottom = base + bottom * width
                 yl = cy - top_f
                 one_yl = _ftz(_ONE - yl)
@@ -168,10 +175,15 @@ def image_grad_bilinear(grads, order, starts, in_y, in_x, height, width, chunks,
                     cx = in_x[i, x]
                     if not _inside(cx, xmax):
                         continue
+                    g = np.uint64((i * ch + y) * cw + x)
+                    if nearest:
+                        target = np.uint64(top + _nearest_index(cx))
+                        for d in range(d0, d1):
+                            _accumulate(out, table, target, d, _ftz(flat[g, d]))
+                        continue
                     left_f, left, right = _floor_ceil(cx)
                     xl = cx - left_f
                     one_xl = _ftz(_ONE - xl)
-                    g = np.uint64((i * ch + y) * cw + x)
                     if d1 - d0 < _FEW_CHANNELS:
                         # Few channels: one loop, the four corners in TF's order.
                         tl = np.uint64(top + left)
@@ -190,60 +202,34 @@ def image_grad_bilinear(grads, order, starts, in_y, in_x, height, width, chunks,
                     # One pass per corner: for a fixed (pixel, channel) the additions still
                     # come in TF's order TL, TR, BL, BR (corners may share a pixel), and
                     # each pass is a simple (vectorized) loop over contiguous channels.
-                    row = np.uint64(top + left)
-                    for d in range(d0, d1):
-                        dtop = _ftz(one_yl * _ftz(flat[g, d]))
-                        _accumulate(out, table, row, d, _ftz(one_xl * dtop))
-                    row = np.uint64(top + right)
-                    for d in range(d0, d1):
-                        dtop = _ftz(one_yl * _ftz(flat[g, d]))
-                        _accumulate(out, table, row, d, _ftz(xl * dtop))
-                    row = np.uint64(bottom + left)
-                    for d in range(d0, d1):
-                        dbottom = _ftz(yl * _ftz(flat[g, d]))
-                        _accumulate(out, table, row, d, _ftz(one_xl * dbottom))
-                    row = np.uint64(bottom + right)
-                    for d in range(d0, d1):
-                        dbottom = _ftz(yl * _ftz(flat[g, d]))
-                        _accumulate(out, table, row, d, _ftz(xl * dbottom))
+                    _corner(out, table, flat, g, np.uint64(top + left), d0, d1, one_yl, one_xl)
+                    _corner(out, table, flat, g, np.uint64(top + right), d0, d1, one_yl, xl)
+                    _corner(out, table, flat, g, np.uint64(bottom + left), d0, d1, yl, one_xl)
+                    _corner(out, table, flat, g, np.uint64(bottom + right), d0, d1, yl, xl)
 
 
-@numba.njit
-def _nearest_index(c: Any) -> int:
-    low_f, low, _ = _floor_ceil(c)
-    return low + 1 if c - low_f >= _HALF else low  # round half up (as TF's round, c >= 0)
+@numba.njit(nogil=True, cache=True)
+def image_grad_bilinear(grads, order, starts, in_y, in_x, height, width, chunks, table, out,
+                        u0, u1):
+    """Bilinear image gradient of units ``u0 .. u1-1`` into ``out``.
+
+    ``grads`` float32 ``(n, ch, cw, D)``; ``order``/``starts`` int64: the boxes of image
+    ``b`` are ``order[starts[b]:starts[b+1]]`` in increasing box order; ``in_y`` /
+    ``in_x`` float32 ``(n, ch)`` / ``(n, cw)`` forward sample coordinates; ``out``
+    ``(B * H * W, D)`` float32, float64 or uint16 (float16 bits; ``table`` decodes them),
+    zeroed by the caller. Unit ``u`` is image ``u // chunks`` and its channel chunk
+    ``u % chunks`` (of ``chunks`` near-equal chunks).
+    """
+    _image_grad(grads, order, starts, in_y, in_x, height, width, chunks, table, out, u0, u1,
+                False)
 
 
 @numba.njit(nogil=True, cache=True)
 def image_grad_nearest(grads, order, starts, in_y, in_x, height, width, chunks, table, out,
                        u0, u1):
     """Nearest-neighbour image gradient; arguments as :func:`image_grad_bilinear`."""
-    ch = grads.shape[1]
-    cw = grads.shape[2]
-    depth = grads.shape[3]
-    ymax = np.float32(height - 1)
-    xmax = np.float32(width - 1)
-    # One row per sample, unsigned indices: no per-sample array views (their reference
-    # counts are atomics shared by all threads) and vectorized channel loops.
-    flat = grads.reshape((grads.shape[0] * ch * cw, depth))
-    for u in range(u0, u1):
-        b, d0, d1 = _unit_channels(u, chunks, depth)
-        base = b * height * width
-        for j in range(starts[b], starts[b + 1]):
-            i = order[j]
-            for y in range(ch):
-                cy = in_y[i, y]
-                if not _inside(cy, ymax):
-                    continue
-                row = base + _nearest_index(cy) * width
-                for x in range(cw):
-                    cx = in_x[i, x]
-                    if not _inside(cx, xmax):
-                        continue
-                    target = np.uint64(row + _nearest_index(cx))
-                    g = np.uint64((i * ch + y) * cw + x)
-                    for d in range(d0, d1):
-                        _accumulate(out, table, target, d, _ftz(flat[g, d]))
+    _image_grad(grads, order, starts, in_y, in_x, height, width, chunks, table, out, u0, u1,
+                True)
 
 
 @numba.njit

@@ -291,7 +291,7 @@ def begin(frame: Any) -> int:
 
 @numba.njit(inline="always")
 def _buffer(frame: Any, group: int, k: int) -> Any:
-    # Words of buffer k of the args (group 5) or rets (group 10); None-like 0 if absent.
+    # ``(words, ok)`` of buffer k of the args (group 5) or rets (group 10).
     if k >= frame[group + 2]:
         return words(0, 0), False
     kinds = numba.carray(_typed_pointer(frame[group + 3], np.int32(0)), (k + 1,))
@@ -304,16 +304,36 @@ def _buffer(frame: Any, group: int, k: int) -> Any:
 
 
 @numba.njit(inline="always")
+def open_frame(frame_addr: int, n_args: int, n_rets: int, op: str) -> Any:
+    """``(frame, status)``: the words of the call frame at ``frame_addr``, and
+    :data:`PROCEED` when the handler should run on it (the execute stage, with ``n_args``
+    operand buffers and ``n_rets`` result buffers), else what the handler must return
+    (0 after answering a metadata query, or an error naming ``op``)."""
+    frame = words(frame_addr, CALL_FRAME_WORDS)
+    status = begin(frame)
+    if status != PROCEED:
+        return frame, status
+    ok = frame[7] == n_args and frame[12] == n_rets
+    for k in range(n_args):
+        ok = ok and _buffer(frame, 5, k)[1]
+    for k in range(n_rets):
+        ok = ok and _buffer(frame, 10, k)[1]
+    if not ok:
+        return frame, internal_error(frame[2], op + ": unexpected operands or results")
+    return frame, PROCEED
+
+
+@numba.njit(inline="always")
 def arg_buffer(frame: Any, k: int) -> Any:
-    """``(words, ok)`` of argument buffer ``k``: ``dtype`` (low half of word 2),
-    ``data`` (3), ``rank`` (4), ``dims`` (5)."""
-    return _buffer(frame, 5, k)
+    """The words of argument buffer ``k`` (checked by :func:`open_frame`): ``dtype``
+    (low half of word 2), ``data`` (3), ``rank`` (4), ``dims`` (5)."""
+    return _buffer(frame, 5, k)[0]
 
 
 @numba.njit(inline="always")
 def ret_buffer(frame: Any, k: int) -> Any:
-    """``(words, ok)`` of result buffer ``k`` (as :func:`arg_buffer`)."""
-    return _buffer(frame, 10, k)
+    """The words of result buffer ``k`` (as :func:`arg_buffer`)."""
+    return _buffer(frame, 10, k)[0]
 
 
 @numba.njit(inline="always")
