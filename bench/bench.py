@@ -3,6 +3,7 @@
     python bench/bench.py [--repeats 7] [--generic-repeats 1] [--skip-generic]
                           [--only WORKLOAD ...] [--suite forward|train|cold|all] [--no-memory]
                           [--json bench/results.json] [--plot bench/results.png]
+                          [--malloc-hugepages]
 
     nox -s bench         # TF, xcrop (NumPy, torch 2.13.0), kornia 0.9.0 as a peer
     nox -s bench_peers   # the same plus torchvision.ops.roi_align: runs on torch 2.14.1 +
@@ -356,6 +357,10 @@ def _import_torchvision_before_tf() -> None:
         import torchvision.ops  # noqa: F401
 
 
+#: glibc's tunable that puts malloc's large (mmap) chunks on transparent huge pages.
+HUGETLB = "glibc.malloc.hugetlb=1"
+
+
 def main(argv: list[str] | None = None) -> int:
     _import_torchvision_before_tf()
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
@@ -369,8 +374,17 @@ def main(argv: list[str] | None = None) -> int:
                         "(bench/cold_start.py), or all (default)")
     p.add_argument("--json", default="bench/results.json")
     p.add_argument("--plot", default="bench/results.png")
+    p.add_argument("--malloc-hugepages", action="store_true",
+                   help="run with GLIBC_TUNABLES=glibc.malloc.hugetlb=1 (every library's "
+                        "large allocations on transparent huge pages; see "
+                        "docs/performance.md)")
     p.add_argument("--child", nargs=2, metavar=("WORKLOAD", "RUNNER"), help=argparse.SUPPRESS)
     opts = p.parse_args(argv)
+    if opts.malloc_hugepages and HUGETLB not in os.environ.get("GLIBC_TUNABLES", ""):
+        # glibc reads its tunables when the process starts: start again with them.
+        env = dict(os.environ, GLIBC_TUNABLES=HUGETLB)
+        os.execve(sys.executable, [sys.executable, os.path.abspath(__file__),
+                                   *(sys.argv[1:] if argv is None else argv)], env)
     # Compile (or load) every numba kernel now: on first use they build in the background
     # while the array paths serve, and the "fast" rows must time and check the kernels.
     from xcrop._backends.numba import loader
@@ -386,7 +400,8 @@ def main(argv: list[str] | None = None) -> int:
     results: dict[str, Any] = {
         "machine": {"platform": platform.platform(), "cpus": os.cpu_count(),
                     "python": platform.python_version(), "numpy": np.__version__,
-                    "loadavg_at_start": load},
+                    "loadavg_at_start": load,
+                    "glibc_tunables": os.environ.get("GLIBC_TUNABLES")},
         "workloads": {},
     }
     for name, w in workloads().items():
