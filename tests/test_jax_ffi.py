@@ -194,6 +194,30 @@ def test_glimpse_fills_are_exact_and_seeded_under_jit() -> None:
         assert noise == "zero" or not _same(a, b)
 
 
+def test_large_results_are_exact() -> None:
+    # Results of 4 MiB or more: the handlers first advise huge pages on XLA's result
+    # buffer (xla_ffi.advise_huge_pages), which must change nothing but the speed.
+    image = jnp.asarray(RNG.standard_normal((2, 48, 40, 64)).astype(np.float32))
+    boxes = jnp.asarray(RNG.uniform(-0.2, 1.2, (5, 4)).astype(np.float32))
+    indices = jnp.asarray(np.array([0, 1, 1, 0, 1], np.int32))
+    offsets = jnp.asarray(RNG.uniform(-1, 1, (2, 2)).astype(np.float32))
+    crop = jax.jit(lambda i, b, x: xcrop.crop_and_resize(i, b, x, (64, 64)))
+    glimpse = jax.jit(lambda i, o: xcrop.extract_glimpse(i, (96, 96), o, seed=3))
+    grads = jnp.asarray(RNG.standard_normal((5, 64, 64, 64)).astype(np.float32))
+    grad_image = jax.jit(lambda g, b, x: xcrop.crop_and_resize_grad_image(
+        g, b, x, (6, 200, 160, 64)))  # an image gradient of 49 MB
+    results = [(crop, (image, boxes, indices), "crop_float32"),
+               (glimpse, (image, offsets), "glimpse"),
+               (grad_image, (grads, boxes, indices), "grad_image_float32")]
+    for f, args, target in results:
+        lowered = f.lower(*args)
+        assert _ffi_calls(lowered) == {jax_ffi.PREFIX + target}
+        got = lowered.compile()(*args)
+        assert got.nbytes >= 4 << 20
+        eager = f.__wrapped__(*(np.asarray(a) for a in args))
+        assert _same(got, eager), target
+
+
 # ----------------------------------------------------------------------------------------
 # vmap, grad and their combinations
 # ----------------------------------------------------------------------------------------

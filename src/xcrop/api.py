@@ -17,7 +17,12 @@ from ._core.args import Array, Size2
 from ._core.arrays import ieee_quiet
 from ._core.validation import validate_crop_and_resize, validate_extract_glimpse
 from ._dispatch import run as dispatch
-from ._frameworks import differentiable_crop_and_resize, torch_route, wants_gradient
+from ._frameworks import (
+    differentiable_crop_and_resize,
+    might_want_gradient,
+    torch_route,
+    wants_gradient,
+)
 
 __all__ = ["crop_and_resize", "extract_glimpse"]
 
@@ -90,11 +95,20 @@ def crop_and_resize(
         return torch_ops.crop_and_resize(image, boxes, box_indices, crop_size, method,
                                          extrapolation_value)
     with ieee_quiet():
+        # JAX tracers (jit, grad, vmap) take the custom_vjp, which computes the sample
+        # coordinates itself (from concrete values under eager jax.grad): validation
+        # checks everything else and leaves them out.
+        maybe_gradient = might_want_gradient(image, boxes)
         args = validate_crop_and_resize(
-            image, boxes, box_indices, crop_size, method, extrapolation_value
+            image, boxes, box_indices, crop_size, method, extrapolation_value,
+            values=not maybe_gradient,
         )
         if wants_gradient(args):  # jax.grad: TF's gradients as backward
             return differentiable_crop_and_resize(args)
+        if maybe_gradient:
+            args = validate_crop_and_resize(
+                image, boxes, box_indices, crop_size, method, extrapolation_value
+            )
         return dispatch.crop_and_resize(args)
 
 

@@ -53,6 +53,7 @@ __all__ = [
     "box_index_message",
     "check_box_values",
     "check_coordinates",
+    "checked_coordinates",
     "first_violation",
     "non_finite_message",
     "overflow_message",
@@ -147,7 +148,7 @@ def _four_d(name: str, x: Any, axes: str) -> None:
         raise InvalidArgumentError(f"{name} must be 4-D ({axes}); got shape {shape_of(x)}")
 
 
-def _sample_coordinates(backend: Backend, boxes: Any, box_indices: Any, batch: int,
+def checked_coordinates(backend: Backend, boxes: Any, box_indices: Any, batch: int,
                         image_hw: tuple[int, int], crop_hw: tuple[int, int],
                         before: Callable[[], None], why: str = ""
                         ) -> tuple[Any, Any, Any, Any]:
@@ -271,7 +272,7 @@ def validate_crop_and_resize(
         return CropArgs(backend=backend, image=image, boxes=boxes, box_indices=box_indices,
                         crop_height=crop_height, crop_width=crop_width, method=method,
                         extrapolation_value=fill, in_y=None, in_x=None)
-    in_y, in_x, boxes, box_indices = _sample_coordinates(
+    in_y, in_x, boxes, box_indices = checked_coordinates(
         backend, boxes, box_indices, image.shape[0], (height, width), (crop_height, crop_width),
         _output_size("crop_and_resize", image, out_shape),
     )
@@ -358,7 +359,7 @@ def validate_grad_image(grads: object, boxes: object, box_indices: object,
         raise InvalidArgumentError(
             f"image_shape depth {img_depth} differs from the depth of grads ({depth})"
         )
-    in_y, in_x, boxes, box_indices = _sample_coordinates(
+    in_y, in_x, boxes, box_indices = checked_coordinates(
         backend, boxes, box_indices, batch, (height, width), (ch, cw),
         # The gradient's output is caller-sized: bounded like every other output.
         _output_size("crop_and_resize_grad_image", g, shape, _ITEMSIZE[kind]),
@@ -394,7 +395,7 @@ def validate_grad_boxes(grads: object, image: object, boxes: object,
         )
     boxes, box_indices = _grad_boxes(backend, boxes, box_indices, g.shape[0], "image")
     # The forward's coordinates are computed only to reject boxes that overflow.
-    _, _, boxes, box_indices = _sample_coordinates(
+    _, _, boxes, box_indices = checked_coordinates(
         backend, boxes, box_indices, image.shape[0], (height, width), (g.shape[1], g.shape[2]),
         lambda: None, OVERRUN)
     return GradBoxesArgs(backend=backend, grads=g, image=image, boxes=boxes,

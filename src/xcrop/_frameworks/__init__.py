@@ -18,7 +18,8 @@ from typing import Any
 from .._core.args import CropArgs
 from .._core.arrays import is_torch_tensor, is_traced
 
-__all__ = ["differentiable_crop_and_resize", "torch_route", "wants_gradient"]
+__all__ = ["differentiable_crop_and_resize", "might_want_gradient", "torch_route",
+           "wants_gradient"]
 
 
 _TORCH_OPS: list[Any] = []  # the torch_ops module once imported
@@ -36,6 +37,13 @@ def torch_route(x: object) -> Any:
 
         _TORCH_OPS.append(torch_ops)
     return _TORCH_OPS[0]
+
+
+def might_want_gradient(image: object, boxes: object) -> bool:
+    """Whether the raw ``image`` or ``boxes`` of a call (not a torch tensor) is being
+    traced: the call may then be differentiated (:func:`wants_gradient` decides once the
+    arguments are validated)."""
+    return is_traced(image) or is_traced(boxes)
 
 
 def wants_gradient(args: CropArgs) -> bool:

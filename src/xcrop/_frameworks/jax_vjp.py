@@ -6,10 +6,10 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
-from .._backends.jax_checks import check_values
 from .._core.args import GRAD_DTYPES, CropArgs, GradBoxesArgs, GradImageArgs
 from .._core.arrays import dtype_name, is_traced
 from .._core.coordinates import sample_coordinates
+from .._core.validation import checked_coordinates
 from .._dispatch import run as dispatch
 
 __all__ = ["crop_and_resize"]
@@ -30,26 +30,31 @@ def crop_and_resize(args: CropArgs) -> Any:
                 sample_coordinates(xp, boxes[:, 1:2], boxes[:, 3:4], width, args.crop_width,
                                    dev))
 
-    def forward(image: Any, boxes: Any, box_indices: Any) -> Any:
-        if not (is_traced(boxes) or is_traced(box_indices)):
-            # Eager jax.grad: validation saw tracers and skipped the value checks, but
-            # here the values are concrete (traced ones are checked by the path).
-            check_values(boxes, box_indices, args.image.shape[0], (height, width),
-                         (args.crop_height, args.crop_width))
-        in_y, in_x = coordinates(boxes)
-        return dispatch.crop_and_resize(dataclasses.replace(
+    def run(image: Any, boxes: Any, box_indices: Any) -> tuple[Any, Any, Any]:
+        """The crop and its sample coordinates (kept for the image gradient)."""
+        if is_traced(boxes) or is_traced(box_indices):
+            in_y, in_x = coordinates(boxes)  # the serving path checks traced values
+        else:
+            # Eager jax.grad: validation saw tracers and left the value checks and the
+            # coordinates to here, where the values are concrete: both as for any
+            # concrete call (on NumPy views; a dozen eager JAX ops otherwise).
+            in_y, in_x, _, _ = checked_coordinates(
+                args.backend, boxes, box_indices, args.image.shape[0], (height, width),
+                (args.crop_height, args.crop_width), before=lambda: None)
+        out = dispatch.crop_and_resize(dataclasses.replace(
             args, image=image, boxes=boxes, box_indices=box_indices, in_y=in_y, in_x=in_x))
+        return out, in_y, in_x
 
-    f = jax.custom_vjp(forward)
+    f = jax.custom_vjp(lambda image, boxes, box_indices: run(image, boxes, box_indices)[0])
 
     def fwd(image: Any, boxes: Any, box_indices: Any) -> Any:
-        return forward(image, boxes, box_indices), (image, boxes, box_indices)
+        out, in_y, in_x = run(image, boxes, box_indices)
+        return out, (image, boxes, box_indices, in_y, in_x)
 
     def bwd(res: Any, grads: Any) -> Any:
-        image, boxes, box_indices = res
+        image, boxes, box_indices, in_y, in_x = res
         grad_image = None
         if float_image:
-            in_y, in_x = coordinates(boxes)
             grad_image = dispatch.grad_image(GradImageArgs(
                 backend=args.backend, grads=grads, box_indices=box_indices, in_y=in_y,
                 in_x=in_x, image_shape=tuple(image.shape), method=args.method,
