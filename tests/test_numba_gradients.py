@@ -121,6 +121,18 @@ def box_grad(grads, image, boxes, idx, check_generic=True, skipped_zeros=False):
     return got
 
 
+@pytest.fixture(params=["box_grad_hw", "box_grad"])
+def box_kernel(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Both box-gradient kernels: the CPU's flush-to-zero (``fpenv``; on x86-64 what the
+    drivers use) and the explicit flushes (elsewhere)."""
+    from xcrop._backends.numba import fpenv, grad_drivers
+
+    if request.param == "box_grad_hw" and not fpenv.HARDWARE_FLUSH:
+        pytest.skip("no CPU flush-to-zero kernel on this architecture (not x86-64)")
+    monkeypatch.setattr(grad_drivers, "BOX_KERNEL", request.param)
+    return request.param
+
+
 # --- the recorded TF fixtures --------------------------------------------------------------
 
 def test_fixture_coverage() -> None:
@@ -131,7 +143,7 @@ def test_fixture_coverage() -> None:
 
 
 @pytest.mark.parametrize("pair", PAIRS, ids=[p[GRAD_BOXES].key for p in PAIRS])
-def test_fixture_pair_bit_exact(pair: dict) -> None:
+def test_fixture_pair_bit_exact(pair: dict, box_kernel: str) -> None:
     for op, case in pair.items():
         i = case.inputs
         if op == GRAD_IMAGE:
@@ -226,7 +238,7 @@ def test_image_gradient_random_subnormal_range() -> None:
 
 
 @pytest.mark.parametrize("depth", [1, 9])
-def test_box_gradient_flushes_subnormal_partial_sums(depth: int) -> None:
+def test_box_gradient_flushes_subnormal_partial_sums(depth: int, box_kernel: str) -> None:
     # The image's two rows differ by 1 and every sample lies halfway between them, on
     # pixel columns: on crop row 0 every y1 term is the upstream value itself (row
     # weight 1), taken in (x, channel) order; on crop row 1 the weight is 0.
@@ -246,7 +258,7 @@ def test_box_gradient_flushes_subnormal_partial_sums(depth: int) -> None:
     assert np.float32(np.float32(a + b) + TINY) != TINY  # the flush is what makes TINY
 
 
-def test_box_gradient_random_subnormal_range() -> None:
+def test_box_gradient_random_subnormal_range(box_kernel: str) -> None:
     rng = np.random.default_rng(4)
     for depth in (2, 12):  # the fused loop and the three passes
         grads, image, boxes, idx = _workload(4, (2, 5, 6, depth), 30, (4, 5), -0.2, 1.2)
@@ -280,7 +292,7 @@ def test_crop_size_one(crop: tuple[int, int]) -> None:
 
 @pytest.mark.parametrize("dtype", ["uint8", "int8", "uint16", "int16", "int32", "int64",
                                    "float16", "float32", "float64"])
-def test_box_gradient_image_dtypes(dtype: str) -> None:
+def test_box_gradient_image_dtypes(dtype: str, box_kernel: str) -> None:
     rng = np.random.default_rng(7)
     grads, _, boxes, idx = _workload(7, (2, 6, 7, 10), 15, (4, 3), -0.1, 1.1)
     shape = (2, 6, 7, 10)
@@ -623,3 +635,12 @@ def test_a_second_process_loads_the_kernels_from_the_cache(tmp_path) -> None:
     runs = [subprocess.run([sys.executable, "-c", script], env=env, capture_output=True,
                            text=True, check=True).stdout.split() for _ in range(2)]
     assert runs == [["0", "1"], ["1", "0"]]  # compiled and saved, then loaded
+
+
+def test_the_cpu_flush_mode_is_restored(box_kernel: str) -> None:
+    # The hardware kernel turns on flush-to-zero for its own duration only: the caller's
+    # float arithmetic keeps its subnormals afterwards (small call: the calling thread).
+    grads, image, boxes, idx = _workload(6, (1, 4, 4, 2), 2, (2, 2))
+    box_grad(grads, image, boxes, idx)
+    tiny = np.array([2.0**-70], np.float32) * np.array([2.0**-60], np.float32)
+    assert tiny[0] == np.float32(2.0**-130)

@@ -173,8 +173,8 @@ def box_grad_example(api: int, grads: Any, pixels: Any, table: Any, boxes: Any,
         box_coordinates(boxes[i, 1], boxes[i, 3], width, in_x[i])
     wy_lo, wy_hi = _weights(height, ch)
     wx_lo, wx_hi = _weights(width, cw)
-    G.box_grad(grads, pixels, table, box_indices, in_y, in_x, wy_lo, wy_hi, wx_lo, wx_hi,
-               height, width, out, 0, n)
+    G.box_grad_hw(grads, pixels, table, box_indices, in_y, in_x, wy_lo, wy_hi, wx_lo, wx_hi,
+                  height, width, out, 0, n)
     return 0
 
 

@@ -25,6 +25,11 @@ from .loader import kernels
 __all__ = ["box_gradient", "decode_table", "image_gradient"]
 
 
+#: The box-gradient kernel: the CPU's flush-to-zero where it has one (``fpenv``), else
+#: the explicit flushes (tests set ``"box_grad"`` to check that one too).
+BOX_KERNEL = "box_grad_hw"
+
+
 @functools.cache
 def _half_table() -> Any:
     """float32 value of every float16 bit pattern (index = the uint16 bits)."""
@@ -130,7 +135,7 @@ def box_gradient(args: GradBoxesArgs) -> Any:
         pixels = pixels.view(np.uint16)
     idx = _indices(box_indices, n, batch)
 
-    box_grad = kernels().gradients.box_grad
+    box_grad = getattr(kernels().gradients, BOX_KERNEL)
 
     def run(i0: int, i1: int) -> None:
         box_grad(g, pixels, table, idx, ys, xs, wy_lo, wy_hi, wx_lo, wx_hi, height, width,
