@@ -121,15 +121,15 @@ def box_grad(grads, image, boxes, idx, check_generic=True, skipped_zeros=False):
     return got
 
 
-@pytest.fixture(params=["box_grad_hw", "box_grad"])
-def box_kernel(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
-    """Both box-gradient kernels: the CPU's flush-to-zero (``fpenv``; on x86-64 what the
-    drivers use) and the explicit flushes (elsewhere)."""
+@pytest.fixture(params=["_hw", ""], ids=["cpu-flush", "explicit-flush"])
+def flush(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Both kernel sets: the CPU's flush-to-zero (``fpenv``; on x86-64 what the drivers
+    use) and the explicit flushes (what other CPUs use)."""
     from xcrop._backends.numba import fpenv, grad_drivers
 
-    if request.param == "box_grad_hw" and not fpenv.HARDWARE_FLUSH:
-        pytest.skip("no CPU flush-to-zero kernel on this architecture (not x86-64)")
-    monkeypatch.setattr(grad_drivers, "BOX_KERNEL", request.param)
+    if request.param == "_hw" and not fpenv.HARDWARE_FLUSH:
+        pytest.skip("no CPU flush-to-zero kernels on this architecture (not x86-64)")
+    monkeypatch.setattr(grad_drivers, "KERNEL_SUFFIX", request.param)
     return request.param
 
 
@@ -143,7 +143,7 @@ def test_fixture_coverage() -> None:
 
 
 @pytest.mark.parametrize("pair", PAIRS, ids=[p[GRAD_BOXES].key for p in PAIRS])
-def test_fixture_pair_bit_exact(pair: dict, box_kernel: str) -> None:
+def test_fixture_pair_bit_exact(pair: dict, flush: str) -> None:
     for op, case in pair.items():
         i = case.inputs
         if op == GRAD_IMAGE:
@@ -205,7 +205,7 @@ def test_heavily_overlapping_boxes(depth: int) -> None:
         image_grad(grads, boxes, idx, image.shape, method)
 
 
-def test_image_gradient_flushes_subnormal_partial_sums() -> None:
+def test_image_gradient_flushes_subnormal_partial_sums(flush: str) -> None:
     # A 2x2 crop of a whole 2x2 image samples exactly the pixels: each upstream value goes
     # to one pixel whole. Box 0 adds a, box 1 adds -(a + 2**-140): the partial sum
     # -2**-140 is subnormal and TF flushes it to -0; box 2 then adds 2**-126.
@@ -221,7 +221,7 @@ def test_image_gradient_flushes_subnormal_partial_sums() -> None:
     assert np.float32(np.float32(a + b) + TINY) != TINY  # the flush is what makes TINY
 
 
-def test_image_gradient_random_subnormal_range() -> None:
+def test_image_gradient_random_subnormal_range(flush: str) -> None:
     # Upstream values near the subnormal range: many products and partial sums are
     # subnormal (flushed). float32, float16 (tiny halves) and float64 accumulators.
     # Extrapolated samples hit pixels whose sums were flushed to -0: TF keeps them.
@@ -238,7 +238,7 @@ def test_image_gradient_random_subnormal_range() -> None:
 
 
 @pytest.mark.parametrize("depth", [1, 9])
-def test_box_gradient_flushes_subnormal_partial_sums(depth: int, box_kernel: str) -> None:
+def test_box_gradient_flushes_subnormal_partial_sums(depth: int, flush: str) -> None:
     # The image's two rows differ by 1 and every sample lies halfway between them, on
     # pixel columns: on crop row 0 every y1 term is the upstream value itself (row
     # weight 1), taken in (x, channel) order; on crop row 1 the weight is 0.
@@ -258,7 +258,7 @@ def test_box_gradient_flushes_subnormal_partial_sums(depth: int, box_kernel: str
     assert np.float32(np.float32(a + b) + TINY) != TINY  # the flush is what makes TINY
 
 
-def test_box_gradient_random_subnormal_range(box_kernel: str) -> None:
+def test_box_gradient_random_subnormal_range(flush: str) -> None:
     rng = np.random.default_rng(4)
     for depth in (2, 12):  # the fused loop and the three passes
         grads, image, boxes, idx = _workload(4, (2, 5, 6, depth), 30, (4, 5), -0.2, 1.2)
@@ -292,7 +292,7 @@ def test_crop_size_one(crop: tuple[int, int]) -> None:
 
 @pytest.mark.parametrize("dtype", ["uint8", "int8", "uint16", "int16", "int32", "int64",
                                    "float16", "float32", "float64"])
-def test_box_gradient_image_dtypes(dtype: str, box_kernel: str) -> None:
+def test_box_gradient_image_dtypes(dtype: str, flush: str) -> None:
     rng = np.random.default_rng(7)
     grads, _, boxes, idx = _workload(7, (2, 6, 7, 10), 15, (4, 3), -0.1, 1.1)
     shape = (2, 6, 7, 10)
@@ -318,14 +318,14 @@ def test_int64_image_rounds_to_float32() -> None:
 
 
 @pytest.mark.parametrize("dtype", [np.float16, np.float64])
-def test_image_gradient_dtypes(dtype) -> None:
+def test_image_gradient_dtypes(dtype, flush: str) -> None:
     grads, image, boxes, idx = _workload(8, (2, 5, 6, 9), 30, (4, 5), -0.2, 1.2)
     for method in ("bilinear", "nearest"):
         image_grad(grads, boxes, idx, image.shape, method, dtype)
         image_grad(grads[..., :2], boxes, idx, (2, 5, 6, 2), method, dtype)
 
 
-def test_float16_overflow_and_subnormals() -> None:
+def test_float16_overflow_and_subnormals(flush: str) -> None:
     rng = np.random.default_rng(9)
     grads, image, boxes, idx = _workload(9, (1, 3, 3, 4), 40, (3, 3))
     big = (grads * 30000).astype(np.float32)  # sums overflow half to +-inf
@@ -627,7 +627,7 @@ def test_a_second_process_loads_the_kernels_from_the_cache(tmp_path) -> None:
         from xcrop._backends.numba import gradients as jit_gradients
         g = np.ones((1, 2, 2, 1), np.float32)
         xcrop.crop_and_resize_grad_image(g, [[0.25, 0, 0.5, 1]], [0], (1, 3, 3, 1), "nearest")
-        stats = jit_gradients.image_grad_nearest.stats
+        stats = jit_gradients.image_grad_nearest_hw.stats  # what the driver runs
         print(sum(stats.cache_hits.values()), sum(stats.cache_misses.values()))
     """)
     env = {**os.environ, "NUMBA_CACHE_DIR": str(tmp_path)}
@@ -637,10 +637,12 @@ def test_a_second_process_loads_the_kernels_from_the_cache(tmp_path) -> None:
     assert runs == [["0", "1"], ["1", "0"]]  # compiled and saved, then loaded
 
 
-def test_the_cpu_flush_mode_is_restored(box_kernel: str) -> None:
-    # The hardware kernel turns on flush-to-zero for its own duration only: the caller's
-    # float arithmetic keeps its subnormals afterwards (small call: the calling thread).
+def test_the_cpu_flush_mode_is_restored(flush: str) -> None:
+    # The hardware kernels turn on flush-to-zero for their own duration only: the caller's
+    # float arithmetic keeps its subnormals afterwards (small calls: the calling thread).
     grads, image, boxes, idx = _workload(6, (1, 4, 4, 2), 2, (2, 2))
     box_grad(grads, image, boxes, idx)
+    for method in ("bilinear", "nearest"):
+        image_grad(grads, boxes, idx, image.shape, method, "float32")
     tiny = np.array([2.0**-70], np.float32) * np.array([2.0**-60], np.float32)
     assert tiny[0] == np.float32(2.0**-130)

@@ -71,10 +71,10 @@ def image_grad_example(api: int, grads: Any, boxes: Any, box_indices: Any, heigh
         order[free[b]] = i
         free[b] += 1
     if method == NEAREST:
-        G.image_grad_nearest(grads, order, starts, in_y, in_x, height, width, 1, table, out,
+        G.image_grad_nearest_hw(grads, order, starts, in_y, in_x, height, width, 1, table, out,
                              0, batch)
     else:
-        G.image_grad_bilinear(grads, order, starts, in_y, in_x, height, width, 1, table, out,
+        G.image_grad_bilinear_hw(grads, order, starts, in_y, in_x, height, width, 1, table, out,
                               0, batch)
     return 0
 

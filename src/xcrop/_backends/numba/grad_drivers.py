@@ -25,9 +25,10 @@ from .loader import kernels
 __all__ = ["box_gradient", "decode_table", "image_gradient"]
 
 
-#: The box-gradient kernel: the CPU's flush-to-zero where it has one (``fpenv``), else
-#: the explicit flushes (tests set ``"box_grad"`` to check that one too).
-BOX_KERNEL = "box_grad_hw"
+#: Suffix of the kernels used: ``"_hw"``, the CPU's flush-to-zero where it has one
+#: (``fpenv``; elsewhere the same as ``""``), or ``""``, the explicit flushes (tests set
+#: it to check those kernels too).
+KERNEL_SUFFIX = "_hw"
 
 
 @functools.cache
@@ -96,7 +97,8 @@ def image_gradient(args: GradImageArgs) -> Any:
     if dtype == np.float16:
         flat = flat.view(np.uint16)
     k = kernels().gradients
-    kernel = k.image_grad_nearest if method == "nearest" else k.image_grad_bilinear
+    name = "image_grad_nearest" if method == "nearest" else "image_grad_bilinear"
+    kernel = getattr(k, name + KERNEL_SUFFIX)
     chunks = _chunks(batch, depth)
 
     def run(u0: int, u1: int) -> None:
@@ -135,7 +137,7 @@ def box_gradient(args: GradBoxesArgs) -> Any:
         pixels = pixels.view(np.uint16)
     idx = _indices(box_indices, n, batch)
 
-    box_grad = getattr(kernels().gradients, BOX_KERNEL)
+    box_grad = getattr(kernels().gradients, "box_grad" + KERNEL_SUFFIX)
 
     def run(i0: int, i1: int) -> None:
         box_grad(g, pixels, table, idx, ys, xs, wy_lo, wy_hi, wx_lo, wx_hi, height, width,

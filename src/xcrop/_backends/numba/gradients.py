@@ -72,23 +72,24 @@ def _half_bits(v: Any) -> Any:
     return np.uint16(sign | ((rounded - np.uint32(0x38000000)) >> np.uint32(13)))
 
 
-def _accumulate(out, table, row, d, v):  # untyped: numba compares the signatures
-    """``out[row, d] += v`` in ``out``'s dtype, as TF's kernel (compiled: the overload)."""
+def _accumulate(out, table, row, d, v, soft):  # untyped: numba compares the signatures
+    """``out[row, d] += v`` in ``out``'s dtype, as TF's kernel (compiled: the overload);
+    ``soft``: flush in software (else the CPU does, see :func:`_fz`)."""
     raise NotImplementedError  # only the numba overload below is ever called
 
 
 @overload(_accumulate)
-def _accumulate_overload(out, table, row, d, v):
+def _accumulate_overload(out, table, row, d, v, soft):
     if out.dtype == types.float32:
-        def add_float32(out, table, row, d, v):
-            out[row, d] = _ftz(out[row, d] + v)
+        def add_float32(out, table, row, d, v, soft):
+            out[row, d] = _fz(soft, out[row, d] + v)
         return add_float32
     if out.dtype == types.float64:
-        def add_float64(out, table, row, d, v):
+        def add_float64(out, table, row, d, v, soft):
             out[row, d] = out[row, d] + np.float64(v)  # exact widening, plain float64 sum
         return add_float64
     if out.dtype == types.uint16:  # float16 bits
-        def add_float16(out, table, row, d, v):
+        def add_float16(out, table, row, d, v, soft):
             # The term rounds to half first (static_cast<T>), then Eigen's half +=:
             # float32 sum of two exact halves, rounded once to half.
             term = table[np.int64(_half_bits(v))]
@@ -144,16 +145,17 @@ def _nearest_index(c: Any) -> int:
 
 
 @numba.njit(inline="always")
-def _corner(out, table, flat, g, row, d0, d1, wy, wx):
+def _corner(out, table, flat, g, row, d0, d1, wy, wx, soft):
     # One corner's share of sample row ``g``, channels d0 .. d1-1: TF's
     # ``wx * (wy * grad)`` (dtop = (1 - y_lerp) * grad, then (1 - x_lerp) * dtop, ...).
     for d in range(d0, d1):
-        _accumulate(out, table, row, d, _ftz(wx * _ftz(wy * _ftz(flat[g, d]))))
+        term = _fz(soft, wx * _fz(soft, wy * _fz(soft, flat[g, d])))
+        _accumulate(out, table, row, d, term, soft)
 
 
 @numba.njit(inline="always")
 def _image_grad(grads, order, starts, in_y, in_x, height, width, chunks, table, out, u0, u1,
-                nearest):
+                nearest, soft):
     # Both methods' loops, inlined into each kernel below with a constant ``nearest``
     # (LLVM then drops the other method's branches).
     ch = grads.shape[1]
@@ -177,7 +179,7 @@ def _image_grad(grads, order, starts, in_y, in_x, height, width, chunks, table, 
                 top = base + (_nearest_index(cy) if nearest else top) * width
                 bottom = base + bottom * width
                 yl = cy - top_f
-                one_yl = _ftz(_ONE - yl)
+                one_yl = _fz(soft, _ONE - yl)
                 for x in range(cw):
                     cx = in_x[i, x]
                     if not _inside(cx, xmax):
@@ -186,11 +188,11 @@ def _image_grad(grads, order, starts, in_y, in_x, height, width, chunks, table, 
                     if nearest:
                         target = np.uint64(top + _nearest_index(cx))
                         for d in range(d0, d1):
-                            _accumulate(out, table, target, d, _ftz(flat[g, d]))
+                            _accumulate(out, table, target, d, _fz(soft, flat[g, d]), soft)
                         continue
                     left_f, left, right = _floor_ceil(cx)
                     xl = cx - left_f
-                    one_xl = _ftz(_ONE - xl)
+                    one_xl = _fz(soft, _ONE - xl)
                     if d1 - d0 < _FEW_CHANNELS:
                         # Few channels: one loop, the four corners in TF's order.
                         tl = np.uint64(top + left)
@@ -198,21 +200,23 @@ def _image_grad(grads, order, starts, in_y, in_x, height, width, chunks, table, 
                         bl = np.uint64(bottom + left)
                         br = np.uint64(bottom + right)
                         for d in range(d0, d1):
-                            gv = _ftz(flat[g, d])
-                            dtop = _ftz(one_yl * gv)
-                            dbottom = _ftz(yl * gv)
-                            _accumulate(out, table, tl, d, _ftz(one_xl * dtop))
-                            _accumulate(out, table, tr, d, _ftz(xl * dtop))
-                            _accumulate(out, table, bl, d, _ftz(one_xl * dbottom))
-                            _accumulate(out, table, br, d, _ftz(xl * dbottom))
+                            gv = _fz(soft, flat[g, d])
+                            dtop = _fz(soft, one_yl * gv)
+                            dbottom = _fz(soft, yl * gv)
+                            _accumulate(out, table, tl, d, _fz(soft, one_xl * dtop), soft)
+                            _accumulate(out, table, tr, d, _fz(soft, xl * dtop), soft)
+                            _accumulate(out, table, bl, d, _fz(soft, one_xl * dbottom), soft)
+                            _accumulate(out, table, br, d, _fz(soft, xl * dbottom), soft)
                         continue
                     # One pass per corner: for a fixed (pixel, channel) the additions still
                     # come in TF's order TL, TR, BL, BR (corners may share a pixel), and
                     # each pass is a simple (vectorized) loop over contiguous channels.
-                    _corner(out, table, flat, g, np.uint64(top + left), d0, d1, one_yl, one_xl)
-                    _corner(out, table, flat, g, np.uint64(top + right), d0, d1, one_yl, xl)
-                    _corner(out, table, flat, g, np.uint64(bottom + left), d0, d1, yl, one_xl)
-                    _corner(out, table, flat, g, np.uint64(bottom + right), d0, d1, yl, xl)
+                    tl, tr = np.uint64(top + left), np.uint64(top + right)
+                    bl, br = np.uint64(bottom + left), np.uint64(bottom + right)
+                    _corner(out, table, flat, g, tl, d0, d1, one_yl, one_xl, soft)
+                    _corner(out, table, flat, g, tr, d0, d1, one_yl, xl, soft)
+                    _corner(out, table, flat, g, bl, d0, d1, yl, one_xl, soft)
+                    _corner(out, table, flat, g, br, d0, d1, yl, xl, soft)
 
 
 @numba.njit(nogil=True, cache=True)
@@ -228,7 +232,7 @@ def image_grad_bilinear(grads, order, starts, in_y, in_x, height, width, chunks,
     ``u % chunks`` (of ``chunks`` near-equal chunks).
     """
     _image_grad(grads, order, starts, in_y, in_x, height, width, chunks, table, out, u0, u1,
-                False)
+                False, True)
 
 
 @numba.njit(nogil=True, cache=True)
@@ -236,7 +240,30 @@ def image_grad_nearest(grads, order, starts, in_y, in_x, height, width, chunks, 
                        u0, u1):
     """Nearest-neighbour image gradient; arguments as :func:`image_grad_bilinear`."""
     _image_grad(grads, order, starts, in_y, in_x, height, width, chunks, table, out, u0, u1,
-                True)
+                True, True)
+
+
+if fpenv.HARDWARE_FLUSH:
+    @numba.njit(nogil=True, cache=True)
+    def image_grad_bilinear_hw(grads, order, starts, in_y, in_x, height, width, chunks,
+                               table, out, u0, u1):
+        """:func:`image_grad_bilinear` under the CPU's flush-to-zero (``fpenv``)."""
+        old = fpenv.flush_to_zero()
+        _image_grad(grads, order, starts, in_y, in_x, height, width, chunks, table, out, u0,
+                    u1, False, False)
+        fpenv.restore(old)
+
+    @numba.njit(nogil=True, cache=True)
+    def image_grad_nearest_hw(grads, order, starts, in_y, in_x, height, width, chunks,
+                              table, out, u0, u1):
+        """:func:`image_grad_nearest` under the CPU's flush-to-zero (``fpenv``)."""
+        old = fpenv.flush_to_zero()
+        _image_grad(grads, order, starts, in_y, in_x, height, width, chunks, table, out, u0,
+                    u1, True, False)
+        fpenv.restore(old)
+else:
+    image_grad_bilinear_hw = image_grad_bilinear
+    image_grad_nearest_hw = image_grad_nearest
 
 
 @numba.njit
