@@ -322,6 +322,39 @@ def test_use_generic_is_per_thread() -> None:
                     "forced, later": "generic"}
 
 
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="os.fork does not exist on this OS")
+def test_a_forked_child_computes_and_does_not_hang() -> None:
+    """A child forked after calls that started xcrop's thread pool and a background
+    kernel load (a PyTorch DataLoader worker, fork by default on Linux) computes the
+    same bits: the inherited pool has no threads and the inherited locks may be held,
+    so the child must not reuse them. In a fresh interpreter (no JAX threads to fork)."""
+    import subprocess
+    import textwrap
+
+    script = textwrap.dedent("""
+        import os, sys
+        import numpy as np
+        import xcrop
+        image = np.random.default_rng(0).standard_normal((2, 50, 76, 64)).astype(np.float32)
+        boxes = np.array([[0.1, 0.2, 0.9, 0.7]] * 300, np.float32)
+        indices = np.zeros(300, np.int32)
+        parent = xcrop.crop_and_resize(image, boxes, indices, (14, 14))  # pool, loads
+        grads = xcrop.crop_and_resize_grad_boxes(parent, image, boxes, indices)
+        pid = os.fork()
+        if pid == 0:
+            child = xcrop.crop_and_resize(image, boxes, indices, (14, 14))
+            child_grads = xcrop.crop_and_resize_grad_boxes(child, image, boxes, indices)
+            same = (child.tobytes() == parent.tobytes()
+                    and child_grads.tobytes() == grads.tobytes())
+            os._exit(0 if same else 3)
+        _, status = os.waitpid(pid, 0)
+        sys.exit(os.waitstatus_to_exitcode(status))
+    """)
+    run = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                         timeout=120)
+    assert run.returncode == 0, (run.returncode, run.stderr[-2000:])
+
+
 # --------------------------------------------------------------------------------------
 # Memory
 # --------------------------------------------------------------------------------------

@@ -22,6 +22,7 @@ when it is aligned (an unaligned 60 MB output cost JAX a 40 ms copy).
 from __future__ import annotations
 
 import contextlib
+import os
 import threading
 from typing import Any
 
@@ -40,6 +41,19 @@ DEFAULT_POOL_BYTES = 256 << 20
 _lock = threading.Lock()
 _idle: dict[int, list[Any]] = {}  # size class -> idle raw uint8 buffers of that many bytes
 _idle_bytes = 0
+
+
+def _reset_after_fork() -> None:
+    # The lock may have been held by another thread of the parent at the fork; the idle
+    # buffers are the child's copies and stay valid, but start afresh (less memory).
+    global _lock, _idle, _idle_bytes
+    _lock = threading.Lock()
+    _idle = {}
+    _idle_bytes = 0
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_reset_after_fork)
 
 
 def _size_class(nbytes: int) -> int:

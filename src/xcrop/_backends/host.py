@@ -52,6 +52,20 @@ def executor(size: int) -> ThreadPoolExecutor:
         return _pool
 
 
+def _forget_pool_after_fork() -> None:
+    # A forked child (a PyTorch DataLoader worker, multiprocessing's "fork") has none of
+    # the parent's pool threads: work submitted to the inherited executor would wait
+    # forever. The child makes its own pool on first use.
+    global _pool, _pool_size, _pool_lock
+    _pool_lock = threading.Lock()
+    _pool = None
+    _pool_size = 0
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_forget_pool_after_fork)
+
+
 def run_split(kernel: Callable[[int, int], None], n: int, elements: int) -> None:
     """Run ``kernel(i0, i1)`` over ``range(n)`` in contiguous parts on xcrop's thread pool.
 

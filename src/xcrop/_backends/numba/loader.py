@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import atexit
 import logging
+import os
 import threading
 import time
 from collections.abc import Callable, Iterable
@@ -58,6 +59,19 @@ _failed = False
 _ready: set[tuple[str, ...]] = set()
 _pending: dict[tuple[str, ...], threading.Thread] = {}
 _announced = False
+
+
+def _after_fork_in_child() -> None:
+    # A forked child (a PyTorch DataLoader worker) inherits the lock possibly held by a
+    # background compile of the parent, and the record of threads it does not have:
+    # start both afresh; a key the parent had not finished loads again here.
+    global _lock
+    _lock = threading.Lock()
+    _pending.clear()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_after_fork_in_child)
 
 
 def kernels() -> Any:
