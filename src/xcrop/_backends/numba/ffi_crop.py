@@ -99,8 +99,11 @@ def crop_example(api: int, pixels: Any, height: int, width: int, boxes: Any, box
                 cols_a[i, x] = _clamped(low, width)
                 cols_b[i, x] = _clamped(np.ceil(c), width)
                 x_lerp[i, x] = c - low
+    # np.bool_(wide), np.int64(0): typed arguments, so that the eager path's compiled
+    # kernels serve (ffi_handlers).
     if method == NEAREST:
-        K.nearest(pixels, rows_a, cols_a, inside_y, inside_x, fill, wide, out, 0, n)
+        K.nearest(pixels, rows_a, cols_a, inside_y, inside_x, fill, np.bool_(wide), out,
+                  np.int64(0), n)
         return 0
     # _backends.exactness: the lerps without flushes are exact when no value of the
     # computation can be subnormal (integer images: a bound on the weights alone; float
@@ -113,16 +116,16 @@ def crop_example(api: int, pixels: Any, height: int, width: int, boxes: Any, box
         flat = pixels.reshape(-1)
         if e > 127:
             unflushed = False
-        elif wide:
-            unflushed = not K.any_tiny(flat, 2.0**e)
-        else:
-            unflushed = not K.any_tiny(flat, f32(2.0**e))
+        else:  # the threshold in the pixels' dtype (exact: a power of two in range)
+            threshold = np.empty(1, flat.dtype)
+            threshold[0] = 2.0**e
+            unflushed = not K.any_tiny(flat, threshold[0])
     if unflushed:
         K.bilinear_plain(pixels, rows_a, rows_b, cols_a, cols_b, y_lerp, x_lerp, inside_y,
-                         inside_x, fill, out, 0, n)
+                         inside_x, fill, out, np.int64(0), n)
     else:
         K.bilinear_flushed(pixels, rows_a, rows_b, cols_a, cols_b, y_lerp, x_lerp, inside_y,
-                           inside_x, fill, out, 0, n)
+                           inside_x, fill, out, np.int64(0), n)
     return 0
 
 

@@ -137,16 +137,18 @@ def glimpse_example(image: Any, offsets: Any, out: Any, version: int, centered: 
                     hi[b, d] = R.np_max(hi[b, d], pixels[b, k, d])
             m = mean.reshape(batch, 1, depth)
             var = np.empty((batch, 1, depth), np.float32)
-            R.pairwise(pixels, m, False, m, b, b + 1)
-            R.pairwise(pixels, m, True, var, b, b + 1)
+            R.pairwise(pixels, m, np.bool_(False), m, b, b + 1)  # typed: ffi_handlers
+            R.pairwise(pixels, m, np.bool_(True), var, b, b + 1)
             for d in range(depth):
                 sigma[b, d] = R.portable_sqrt(var[b, 0, d])
     k0 = seed & _M32
     k1 = (seed >> np.uint64(32)) & _M32
     k2 = (k0 ^ k1 ^ _PARITY) & _M32
     stream = np.uint64(GAUSSIAN_STREAM if kind == R.GAUSSIAN else UNIFORM_STREAM)
-    R.glimpse(kind, image.reshape(-1), (h, w, height, width, depth), sy, sx, k0, k1, k2,
-              stream, 0, lo, hi, mean, sigma, out.reshape(-1), 0, batch * h)
+    # np.int64(0), not 0: typed arguments reuse the eager path's kernel (ffi_handlers).
+    R.glimpse(np.int64(kind), image.reshape(-1), (h, w, height, width, depth), sy, sx, k0, k1, k2,
+              stream, np.int64(0), lo, hi, mean, sigma, out.reshape(-1), np.int64(0),
+              batch * h)
 
 
 @numba.njit

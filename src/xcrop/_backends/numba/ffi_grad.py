@@ -70,12 +70,14 @@ def image_grad_example(api: int, grads: Any, boxes: Any, box_indices: Any, heigh
         b = box_indices[i]
         order[free[b]] = i
         free[b] += 1
+    # np.int64(0), not 0: typed arguments reuse the eager path's compiled kernel (see
+    # ffi_handlers).
     if method == NEAREST:
-        G.image_grad_nearest_hw(grads, order, starts, in_y, in_x, height, width, 1, table, out,
-                             0, batch)
+        G.image_grad_nearest_hw(grads, order, starts, in_y, in_x, height, width, np.int64(1),
+                                table, out, np.int64(0), batch)
     else:
-        G.image_grad_bilinear_hw(grads, order, starts, in_y, in_x, height, width, 1, table, out,
-                              0, batch)
+        G.image_grad_bilinear_hw(grads, order, starts, in_y, in_x, height, width, np.int64(1),
+                                 table, out, np.int64(0), batch)
     return 0
 
 
@@ -174,7 +176,7 @@ def box_grad_example(api: int, grads: Any, pixels: Any, table: Any, boxes: Any,
     wy_lo, wy_hi = _weights(height, ch)
     wx_lo, wx_hi = _weights(width, cw)
     G.box_grad_hw(grads, pixels, table, box_indices, in_y, in_x, wy_lo, wy_hi, wx_lo, wx_hi,
-                  height, width, out, 0, n)
+                  height, width, out, np.int64(0), n)  # typed 0: see ffi_handlers
     return 0
 
 

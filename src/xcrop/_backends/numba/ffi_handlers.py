@@ -8,7 +8,10 @@ the walk over ``vmap``'s leading dimensions), ``xla_ffi`` the reading of XLA's c
 Each documents its targets' operands, results and attributes.
 
 The handlers are compiled on first use, one per target, and cached on disk like the
-kernels (``cache=True``).
+kernels (``cache=True``). They pass the kernels typed arguments (``np.int64(0)``, not
+``0``): numba compiles a function once more for every literal argument, so a literal
+would build a second copy of each kernel beside the eager path's (minutes on a cold
+cache, docs/performance.md).
 """
 
 from __future__ import annotations

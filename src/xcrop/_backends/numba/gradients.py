@@ -278,7 +278,10 @@ def _add_wide(s: Any, grad: Any, half: float) -> Any:
     return np.float32(np.float64(s) + np.float64(grad) * half)
 
 
-@numba.njit(inline="always")
+# The box kernel's helpers below are plain functions that LLVM inlines: numba's own
+# inlining (inline="always") re-typed them at every call site, and one box kernel took
+# about 17 s to compile instead of 4 (docs/performance.md).
+@numba.njit
 def _sum_step(s_y1, s_x1, s_y2, s_x2, t_y1, t_x1, t_y2, t_x2, ch, cw, half_y, half_x, flush,
               soft):
     """One channel's additions to the four sums (``t_*``: the flushed float32 terms; on a
@@ -300,7 +303,7 @@ def _sum_step(s_y1, s_x1, s_y2, s_x2, t_y1, t_x1, t_y2, t_x2, ch, cw, half_y, ha
     return s_y1, s_x1, s_y2, s_x2
 
 
-@numba.njit(inline="always")
+@numba.njit
 def _terms(pixels, table, flat, g, r_tl, r_tr, r_bl, r_br, d, xl, one_xl, yl, one_yl, soft):
     """Channel ``d`` of sample ``g``: TF's ``(dy, dx)`` image-gradient terms times the
     upstream gradient, flushed after every operation (``soft``) or by the CPU."""
@@ -314,7 +317,7 @@ def _terms(pixels, table, flat, g, r_tl, r_tr, r_bl, r_br, d, xl, one_xl, yl, on
     return _fz(soft, dy * gv), _fz(soft, dx * gv)
 
 
-@numba.njit(inline="always")
+@numba.njit
 def _box_sums(flat, pixels, table, i, base, ch, cw, in_y, in_x, wy_lo, wy_hi, wx_lo, wx_hi,
               height, width, terms, partial, flush, soft):
     """Box ``i``'s four sums ``(y1, x1, y2, x2)`` and whether a partial sum was subnormal.
@@ -397,7 +400,7 @@ def _box_sums(flat, pixels, table, i, base, ch, cw, in_y, in_x, wy_lo, wy_hi, wx
     return s_y1, s_x1, s_y2, s_x2, tiny != 0
 
 
-@numba.njit(inline="always")
+@numba.njit
 def _box_grad(grads, pixels, table, box_image, in_y, in_x, wy_lo, wy_hi, wx_lo, wx_hi,
               height, width, out, i0, i1, soft):
     n, ch, cw, depth = grads.shape
