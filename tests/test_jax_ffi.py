@@ -404,3 +404,21 @@ def test_empty_crop_checks_box_indices_under_jit() -> None:
     message = _eager_message(lambda: _crop(image, boxes, indices))
     with pytest.raises(RUNTIME_ERRORS, match=re.escape(message)):
         jax.block_until_ready(jax.jit(_crop)(image, boxes, indices))
+
+
+@pytest.mark.parametrize(("operands", "what"), [
+    ((np.zeros((1, 4, 4, 1), np.int32),), "crop: unexpected operand dtypes"),
+    ((), "crop: expected attributes fill (f32), method (s32)"),
+])
+def test_a_target_called_with_other_operands_fails_with_an_internal_error(operands,
+                                                                          what) -> None:
+    """A handler refuses a call frame it was not written for (another jaxlib's layout, or
+    the target called with other operands or attributes) with an INTERNAL error naming
+    what is wrong, instead of reading memory that is not there."""
+    image = operands[0] if operands else np.zeros((1, 4, 4, 1), np.float32)
+    call = jax.ffi.ffi_call(jax_ffi.target("crop_float32"),
+                            jax.ShapeDtypeStruct((1, 2, 2, 1), jnp.float32))
+    attributes = {} if not operands else {"fill": np.float32(0), "method": np.int32(0)}
+    with pytest.raises(RUNTIME_ERRORS, match=re.escape("xcrop XLA FFI handler: " + what)):
+        jax.block_until_ready(call(image, np.zeros((1, 4), np.float32),
+                                   np.zeros(1, np.int32), **attributes))

@@ -256,10 +256,17 @@ def text(s: str) -> Any:
 
 
 @numba.njit
+def _internal_error(api: int, what: str) -> int:
+    return error(api, text("xcrop XLA FFI handler: " + what), ERR_INTERNAL)
+
+
+@numba.njit(inline="always")
 def internal_error(api: int, what: str) -> int:
     """An INTERNAL error: the call frame is not what the handler was written for (a
     jaxlib with another FFI layout, or a target called with other operands)."""
-    return error(api, text("xcrop XLA FFI handler: " + what), ERR_INTERNAL)
+    # what + "" is a plain string, not the message literal: numba would otherwise compile
+    # the error path once per message (half a second each, on a cold cache).
+    return _internal_error(api, what + "")
 
 
 @numba.njit(inline="always")
