@@ -39,6 +39,7 @@ from .._core.args import CropArgs, GlimpseArgs, GradBoxesArgs, GradImageArgs
 from .._core.arrays import dtype_name, ieee_quiet, is_lazy, numpy_blocks
 from .._core.errors import InvalidArgumentError
 from . import subcalls
+from .path_records import one_per_operation
 
 __all__ = ["GLIMPSE_NAME", "NAME", "paths", "whole_images"]
 
@@ -470,14 +471,7 @@ def _grad_boxes_predicate(args: GradBoxesArgs) -> bool:
 
 def paths() -> list[dict[str, Any]]:
     """The dask paths (see ``_backends.builtin_paths``)."""
-    common = dict(backend="dask", device="cpu")
-    return [
-        dict(operation="crop_and_resize", implementation=crop, predicate=_crop_predicate,
-             name=NAME, **common),
-        dict(operation="extract_glimpse", implementation=glimpse,
-             predicate=_glimpse_predicate, name=GLIMPSE_NAME, **common),
-        dict(operation="crop_and_resize_grad_image", implementation=grad_image,
-             predicate=_grad_image_predicate, name=NAME, **common),
-        dict(operation="crop_and_resize_grad_boxes", implementation=grad_boxes,
-             predicate=_grad_boxes_predicate, name=NAME, **common),
-    ]
+    return one_per_operation(
+        (crop, glimpse, grad_image, grad_boxes),
+        (_crop_predicate, _glimpse_predicate, _grad_image_predicate, _grad_boxes_predicate),
+        (NAME, GLIMPSE_NAME, NAME, NAME), backend="dask", device="cpu")

@@ -30,6 +30,7 @@ from .host import crop_view, glimpse_view, numpy_view, read_alias
 from .host_gradients import sequential_row_sums
 from .numba import grad_drivers
 from .numba import loader as numba_loader
+from .path_records import numba_kernel_paths
 
 __all__ = ["paths"]
 
@@ -147,15 +148,9 @@ def paths() -> list[dict[str, Any]]:
         *jax_ffi.paths(),
         dict(operation="crop_and_resize", backend="jax", implementation=_crop,
              predicate=_crop_predicate, name="jax CPU fast path", priority=-1, device="cpu"),
-        dict(operation="crop_and_resize", backend="jax", implementation=_numba_crop,
-             predicate=_numba_crop_predicate, name="jax CPU fast path (numba kernel)",
-             priority=0, device="cpu"),
-        dict(operation="crop_and_resize_grad_image", backend="jax",
-             implementation=_numba_grad_image, predicate=_numba_grads_ok,
-             name="jax CPU fast path (numba kernel)", priority=0, device="cpu"),
-        dict(operation="crop_and_resize_grad_boxes", backend="jax",
-             implementation=_numba_grad_boxes, predicate=_numba_grads_ok,
-             name="jax CPU fast path (numba kernel)", priority=0, device="cpu"),
+        *numba_kernel_paths("jax", "jax CPU fast path", crop=_numba_crop,
+                            crop_ok=_numba_crop_predicate, grad_image=_numba_grad_image,
+                            grad_boxes=_numba_grad_boxes, grads_ok=_numba_grads_ok),
         dict(operation="extract_glimpse", backend="jax", implementation=_glimpse,
              predicate=_glimpse_predicate, name="jax CPU fast path", priority=-1, device="cpu"),
         dict(operation="crop_and_resize_grad_image", backend="jax", implementation=_grad_image,

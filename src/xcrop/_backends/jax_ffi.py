@@ -53,6 +53,7 @@ from .._core.args import (
 from .._core.arrays import dtype_name, is_traced
 from .._core.errors import PathUnavailable
 from .numba.loader import available as numba_available
+from .path_records import one_per_operation
 
 __all__ = ["PREFIX", "crop", "glimpse", "grad_boxes", "grad_image", "paths", "target", "usable"]
 
@@ -271,14 +272,7 @@ def grad_boxes(args: GradBoxesArgs) -> Any:
 
 def paths() -> list[dict[str, Any]]:
     """The traceable JAX CPU paths (see ``_backends.builtin_paths``)."""
-    common = dict(backend="jax", priority=0, device="cpu", traceable=True)
-    return [
-        dict(operation="crop_and_resize", implementation=crop, predicate=_crop_predicate,
-             name=NAME, **common),
-        dict(operation="extract_glimpse", implementation=glimpse,
-             predicate=_glimpse_predicate, name=NAME, **common),
-        dict(operation="crop_and_resize_grad_image", implementation=grad_image,
-             predicate=_grad_image_predicate, name=NAME, **common),
-        dict(operation="crop_and_resize_grad_boxes", implementation=grad_boxes,
-             predicate=_grad_boxes_predicate, name=NAME, **common),
-    ]
+    return one_per_operation(
+        (crop, glimpse, grad_image, grad_boxes),
+        (_crop_predicate, _glimpse_predicate, _grad_image_predicate, _grad_boxes_predicate),
+        (NAME,) * 4, backend="jax", priority=0, device="cpu", traceable=True)

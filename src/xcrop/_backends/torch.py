@@ -37,6 +37,7 @@ from .host_gradients import sequential_row_sums
 from .numba import grad_drivers
 from .numba import loader as numba_loader
 from .numpy import glimpse_into, needs_fill, numba_crop, paste_windows, window_starts
+from .path_records import numba_kernel_paths
 
 __all__ = ["paths"]
 
@@ -260,15 +261,9 @@ def _numba_grad_boxes(args: GradBoxesArgs) -> Any:
 def paths() -> list[dict[str, Any]]:
     """The torch fast paths (see ``_backends.builtin_paths``)."""
     out = [
-        dict(operation="crop_and_resize", backend="torch", implementation=_numba_crop,
-             predicate=_numba_crop_predicate, name="torch CPU fast path (numba kernel)",
-             priority=0, device="cpu"),
-        dict(operation="crop_and_resize_grad_image", backend="torch",
-             implementation=_numba_grad_image, predicate=_numba_cpu,
-             name="torch CPU fast path (numba kernel)", priority=0, device="cpu"),
-        dict(operation="crop_and_resize_grad_boxes", backend="torch",
-             implementation=_numba_grad_boxes, predicate=_numba_cpu,
-             name="torch CPU fast path (numba kernel)", priority=0, device="cpu"),
+        *numba_kernel_paths("torch", "torch CPU fast path", crop=_numba_crop,
+                            crop_ok=_numba_crop_predicate, grad_image=_numba_grad_image,
+                            grad_boxes=_numba_grad_boxes, grads_ok=_numba_cpu),
         dict(operation="crop_and_resize_grad_image", backend="torch",
              implementation=_grad_image, predicate=_cpu_tensor,
              name="torch CPU fast path (NumPy views)", priority=-1, device="cpu"),
