@@ -403,24 +403,24 @@ def _ftz(v: np.float32) -> np.float32:
     return np.float32(np.copysign(np.float32(0), v)) if abs(v) < TINY else np.float32(v)
 
 
+def _tf_samples(coordinates, size):
+    """TF's loop over one axis of a box's samples: ``(index, floor, ceil, lerp)`` of each
+    sample coordinate inside ``[0, size - 1]``; TF skips the others."""
+    for j, c in enumerate(coordinates):
+        if c < 0 or c > size - 1:
+            continue
+        low = int(np.floor(c))
+        yield j, low, int(np.ceil(c)), np.float32(c - np.float32(low))
+
+
 def _tf_image_gradient(grads, idx, in_y, in_x, shape):
     """TF's CPU CropAndResizeBackpropImage loop (float32, bilinear), scalar by scalar."""
     out = np.zeros(shape, np.float32)
     one = np.float32(1)
-    n, ch, cw, depth = grads.shape
+    n, _, _, depth = grads.shape
     for i in range(n):
-        for y in range(ch):
-            cy = in_y[i, y]
-            if cy < 0 or cy > shape[1] - 1:
-                continue
-            top, bottom = int(np.floor(cy)), int(np.ceil(cy))
-            yl = np.float32(cy - np.float32(top))
-            for x in range(cw):
-                cx = in_x[i, x]
-                if cx < 0 or cx > shape[2] - 1:
-                    continue
-                left, right = int(np.floor(cx)), int(np.ceil(cx))
-                xl = np.float32(cx - np.float32(left))
+        for y, top, bottom, yl in _tf_samples(in_y[i], shape[1]):
+            for x, left, right, xl in _tf_samples(in_x[i], shape[2]):
                 for d in range(depth):
                     g = _ftz(grads[i, y, x, d])
                     dtop = _ftz(_ftz(one - yl) * g)
@@ -446,18 +446,8 @@ def _tf_box_gradient(grads, image, boxes, idx):
     out = np.zeros((n, 4), np.float32)
     for i in range(n):
         s = [np.float32(0)] * 4
-        for y in range(ch):
-            cy = ys[i, y]
-            if cy < 0 or cy > height - 1:
-                continue
-            top, bottom = int(np.floor(cy)), int(np.ceil(cy))
-            yl = np.float32(cy - np.float32(top))
-            for x in range(cw):
-                cx = xs[i, x]
-                if cx < 0 or cx > width - 1:
-                    continue
-                left, right = int(np.floor(cx)), int(np.ceil(cx))
-                xl = np.float32(cx - np.float32(left))
+        for y, top, bottom, yl in _tf_samples(ys[i], height):
+            for x, left, right, xl in _tf_samples(xs[i], width):
                 for d in range(depth):
                     tl, tr, bl, br = (_ftz(np.float32(image[idx[i], r, c, d]))
                                       for r, c in ((top, left), (top, right), (bottom, left),
