@@ -10,7 +10,8 @@ import pytest
 
 from xcrop.conformance._adapters import ADAPTERS, Adapter, UnsupportedByBackend
 
-__all__ = ["Backend", "backend_params", "check_jit_error", "gradient_pairs", "holds"]
+__all__ = ["Backend", "backend_params", "check_jit_error", "gradient_pairs", "holds",
+           "require_ffi"]
 
 GRADIENT_SUITES = ("grad_edge", "grad_dtypes", "grad_random")
 
@@ -100,3 +101,13 @@ def holds(adapter: Adapter, *values: Any) -> bool:
     generated as tests at all."""
     return not any(adapter.unsupported_dtype(v.dtype) for v in values
                    if isinstance(v, np.ndarray))
+
+
+def require_ffi() -> None:
+    """Skip the calling test module unless the XLA FFI paths can run: JAX and numba."""
+    pytest.importorskip("jax")
+    from xcrop._backends.numba import loader
+
+    if not loader.available():
+        pytest.skip("numba is not installed (or XCROP_NO_NUMBA is set): the XLA FFI paths "
+                    "run the numba kernels", allow_module_level=True)

@@ -17,19 +17,16 @@ import numpy as np
 import pytest
 
 import xcrop
-from backends import check_jit_error
+from backends import check_jit_error, require_ffi
 from xcrop.conformance import load_all, load_suite
 from xcrop.conformance._runner import call_case, expected_exception, judge_exact, judge_fill
 
-jax = pytest.importorskip("jax")
-jnp = pytest.importorskip("jax.numpy")
+require_ffi()
+
+import jax  # noqa: E402
+import jax.numpy as jnp  # noqa: E402
 
 from xcrop._backends import jax_ffi  # noqa: E402
-from xcrop._backends.numba import loader  # noqa: E402
-
-if not loader.available():
-    pytest.skip("numba is not installed (or XCROP_NO_NUMBA is set): the XLA FFI paths "
-                "run the numba kernels", allow_module_level=True)
 
 FFI = jax_ffi.NAME
 #: What JAX raises for a failed custom call: JaxRuntimeError from the first call of a

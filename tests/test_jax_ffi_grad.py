@@ -18,19 +18,16 @@ import numpy as np
 import pytest
 
 import xcrop
-from backends import check_jit_error
+from backends import check_jit_error, require_ffi
 from xcrop.conformance import load_suite
 from xcrop.conformance._runner import call_case, judge_exact
 
-jax = pytest.importorskip("jax")
-jnp = pytest.importorskip("jax.numpy")
+require_ffi()
+
+import jax  # noqa: E402
+import jax.numpy as jnp  # noqa: E402
 
 from xcrop._backends import jax_ffi  # noqa: E402
-from xcrop._backends.numba import loader  # noqa: E402
-
-if not loader.available():
-    pytest.skip("numba is not installed (or XCROP_NO_NUMBA is set): the XLA FFI paths "
-                "run the numba kernels", allow_module_level=True)
 
 #: What JAX raises for a failed custom call (see tests/test_jax_ffi.py).
 RUNTIME_ERRORS = (jax.errors.JaxRuntimeError, ValueError)

@@ -8,7 +8,8 @@ dtype, ``boxes (n, 4)`` float32, ``box_indices (n,)`` int32 or int64; result flo
 
 What a handler computes is what the eager NumPy path computes: the sample coordinates
 and value checks (``ffi_checks.check_boxes``), the crop plan
-(``_reference.indexing.crop_plan``, ported below), then the same kernels.
+(``_reference.indexing.crop_plan``, ported below), then the same kernels; split by boxes
+into parts that run on XLA's thread pool (``ffi_parallel``).
 """
 
 from __future__ import annotations
@@ -20,10 +21,11 @@ import numba
 import numpy as np
 
 from . import crop as K
+from . import ffi_parallel as P
 from . import xla_ffi as F
 from .ffi_checks import check_boxes, count, example, leading, read_indices
 
-__all__ = ["HANDLERS", "crop_example"]
+__all__ = ["HANDLERS", "TASKS", "crop_example", "crop_part"]
 
 f32 = np.float32
 BILINEAR, NEAREST = 0, 1
@@ -129,99 +131,161 @@ def crop_example(api: int, pixels: Any, height: int, width: int, boxes: Any, box
     return 0
 
 
-@numba.njit
-def crop_frame(frame_addr: int, marker: Any, code: int, integer: bool, wide: bool) -> int:
-    """The crop handler for images of ``marker``'s type (XLA dtype ``code``)."""
+@numba.njit(inline="always")
+def _validate(frame_addr: int, code: int) -> int:
+    """:data:`~.xla_ffi.PROCEED` if the call frame is a crop of images of XLA dtype
+    ``code`` with something to compute; else what the handler returns (0 or an error)."""
     frame, status = F.open_frame(frame_addr, 3, 1, "crop")
     if status != F.PROCEED:
         return status
     api = frame[2]
     image, boxes, indices = F.arg_buffer(frame, 0), F.arg_buffer(frame, 1), F.arg_buffer(frame, 2)
     result = F.ret_buffer(frame, 0)
-    fill_at = F.scalar_attr(frame, 0, F.F32)
-    method_at = F.scalar_attr(frame, 1, F.S32)
-    if fill_at == 0 or method_at == 0:
+    if F.scalar_attr(frame, 0, F.F32) == 0 or F.scalar_attr(frame, 1, F.S32) == 0:
         return F.internal_error(api, "crop: expected attributes fill (f32), method (s32)")
     index_code = F.buffer_dtype(indices)
     if (F.buffer_dtype(image) != code or F.buffer_dtype(boxes) != F.F32
             or F.buffer_dtype(result) != F.F32 or (index_code != F.S32 and index_code != F.S64)):
         return F.internal_error(api, "crop: unexpected operand dtypes")
-    fill = F.typed(fill_at, (1,), f32(0))[0]
-    method = F.typed(method_at, (1,), np.int32(0))[0]
     out_dims = F.buffer_dims(result)
     if out_dims.shape[0] < 4:
         return F.internal_error(api, "crop: result rank below 4")
     lead = out_dims[:out_dims.shape[0] - 4]
-    image_lead, ok0 = leading(image, 4, lead)
-    boxes_lead, ok1 = leading(boxes, 2, lead)
-    index_lead, ok2 = leading(indices, 1, lead)
-    if not (ok0 and ok1 and ok2):
+    if not (leading(image, 4, lead)[1] and leading(boxes, 2, lead)[1]
+            and leading(indices, 1, lead)[1]):
         return F.internal_error(api, "crop: operands do not broadcast to the result")
     nl = lead.shape[0]
-    image_dims = F.buffer_dims(image)
-    batch, height, width, depth = (image_dims[nl], image_dims[nl + 1], image_dims[nl + 2],
-                                   image_dims[nl + 3])
-    n, ch, cw = out_dims[nl], out_dims[nl + 1], out_dims[nl + 2]
+    n = out_dims[nl]
     if (F.buffer_dims(boxes)[nl] != n or F.buffer_dims(indices)[nl] != n
-            or out_dims[nl + 3] != depth):
+            or out_dims[nl + 3] != F.buffer_dims(image)[nl + 3]):
         return F.internal_error(api, "crop: operand shapes disagree")
-    examples = count(lead)
-    if examples == 0 or n == 0 or depth == 0:
+    if F.buffer_size(result) == 0:
         return 0
-    F.advise_huge_pages(result, 4)
-    all_pixels = F.typed(image[3], (count(image_lead), batch * height * width, depth), marker)
+    return F.PROCEED
+
+
+@numba.njit(inline="always")
+def _views(frame_addr: int, marker: Any) -> Any:
+    """The operands of a validated crop frame: ``(api, lead, pixels, boxes, indices, out,
+    height, width, fill, method)``. ``lead``: the result's leading (``vmap``) dims;
+    ``pixels (images, B*H*W, D)``, ``boxes (box sets, n, 4)``, ``out (examples, n, ch,
+    cw, D)``; ``indices``: the box indices' buffer (words). ``pixels``, ``boxes`` and
+    ``indices`` come paired with their own leading dims (``ffi_checks.example``)."""
+    frame = F.words(frame_addr, F.CALL_FRAME_WORDS)
+    image, boxes, indices = F.arg_buffer(frame, 0), F.arg_buffer(frame, 1), F.arg_buffer(frame, 2)
+    result = F.ret_buffer(frame, 0)
+    fill = F.typed(F.scalar_attr(frame, 0, F.F32), (1,), f32(0))[0]
+    method = F.typed(F.scalar_attr(frame, 1, F.S32), (1,), np.int32(0))[0]
+    out_dims = F.buffer_dims(result)
+    nl = out_dims.shape[0] - 4
+    lead = out_dims[:nl]
+    image_dims = F.buffer_dims(image)
+    height, width = image_dims[nl + 1], image_dims[nl + 2]
+    n, ch, cw, depth = out_dims[nl], out_dims[nl + 1], out_dims[nl + 2], out_dims[nl + 3]
+    image_lead, boxes_lead = leading(image, 4, lead)[0], leading(boxes, 2, lead)[0]
+    pixels = F.typed(image[3], (count(image_lead), image_dims[nl] * height * width, depth),
+                     marker)
     all_boxes = F.typed(boxes[3], (count(boxes_lead), n, 4), f32(0))
-    all_out = F.typed(result[3], (examples, n, ch, cw, depth), f32(0))
+    out = F.typed(result[3], (count(lead), n, ch, cw, depth), f32(0))
+    return (frame[2], lead, (pixels, image_lead), (all_boxes, boxes_lead),
+            (indices, leading(indices, 1, lead)[0]), out, height, width, fill, method)
+
+
+@numba.njit(inline="always")
+def _read(operand: Any, lead: Any, v: int) -> Any:
+    # Example v of an operand paired with its leading dims (_views).
+    return operand[0][example(operand[1], lead, v)]
+
+
+@numba.njit(inline="always")
+def _read_indices(indices: Any, lead: Any, v: int, out: Any) -> None:
+    # Example v's box indices (paired with their leading dims, _views) into int64 out.
+    read_indices(indices[0][3], F.buffer_dtype(indices[0]), example(indices[1], lead, v),
+                 out)
+
+
+@numba.njit(cache=True)
+def crop_part(frame_addr: int, part: int, parts: int, marker: Any, integer: bool,
+              wide: bool) -> int:
+    """Part ``part`` of ``parts`` of a validated crop frame: the boxes (over all
+    examples, in order) from ``part / parts`` to ``(part + 1) / parts`` of them. Returns
+    0 or a value error, whose box number counts from the part's first box of that
+    example (``crop_error`` finds the call's own)."""
+    api, lead, pixels, boxes, indices, out, height, width, fill, method = _views(
+        frame_addr, marker)
+    n = out.shape[1]
+    total = out.shape[0] * n
+    lo, hi = total * part // parts, total * (part + 1) // parts
     box_indices = np.empty(n, np.int64)
-    for v in range(examples):
-        read_indices(indices[3], index_code, example(index_lead, lead, v), box_indices)
-        err = crop_example(api, all_pixels[example(image_lead, lead, v)], height, width,
-                           all_boxes[example(boxes_lead, lead, v)], box_indices,
-                           all_out[v], method, fill, integer, wide)
+    for v in range(lo // n, (hi + n - 1) // n):
+        b0, b1 = max(lo - v * n, 0), min(hi - v * n, n)
+        _read_indices(indices, lead, v, box_indices)
+        err = crop_example(api, _read(pixels, lead, v), height, width,
+                           _read(boxes, lead, v)[b0:b1], box_indices[b0:b1], out[v, b0:b1],
+                           method, fill, integer, wide)
         if err != 0:
             return err
     return 0
 
 
-# One module-level handler per image dtype (module-level: numba caches them on disk).
-# float16 images are converted to float32 before the call (exact), as the eager path does.
-
-def _crop_uint8(frame: Any) -> Any:
-    return F.pointer(crop_frame(F.address(frame), np.uint8(0), F.U8, True, False))
-
-
-def _crop_uint16(frame: Any) -> Any:
-    return F.pointer(crop_frame(F.address(frame), np.uint16(0), F.U16, True, False))
-
-
-def _crop_int8(frame: Any) -> Any:
-    return F.pointer(crop_frame(F.address(frame), np.int8(0), F.S8, True, False))
-
-
-def _crop_int16(frame: Any) -> Any:
-    return F.pointer(crop_frame(F.address(frame), np.int16(0), F.S16, True, False))
-
-
-def _crop_int32(frame: Any) -> Any:
-    return F.pointer(crop_frame(F.address(frame), np.int32(0), F.S32, True, False))
+@numba.njit(cache=True)
+def crop_error(frame_addr: int, marker: Any) -> int:
+    """The value error of a validated crop frame in which some part failed: the first bad
+    box of the whole call, in TF's order (``check_boxes`` over every example)."""
+    api, lead, pixels, boxes, indices, out, height, width, _, _ = _views(frame_addr, marker)
+    n, ch, cw = out.shape[1], out.shape[2], out.shape[3]
+    batch = pixels[0].shape[1] // (height * width)
+    box_indices = np.empty(n, np.int64)
+    in_y, in_x = np.empty((n, ch), np.float32), np.empty((n, cw), np.float32)
+    for v in range(out.shape[0]):
+        _read_indices(indices, lead, v, box_indices)
+        err = check_boxes(api, _read(boxes, lead, v), box_indices, batch, height, width,
+                          in_y, in_x, False)
+        if err != 0:
+            return err
+    return F.internal_error(api, "crop: a part failed, but no box is at fault")
 
 
-def _crop_int64(frame: Any) -> Any:
-    return F.pointer(crop_frame(F.address(frame), np.int64(0), F.S64, True, False))
+@numba.njit
+def crop_frame(frame_addr: int, marker: Any, code: int, integer: bool, wide: bool,
+               slot: int) -> int:
+    """The crop handler for images of ``marker``'s type (XLA dtype ``code``), on XLA's
+    pool with the task of table slot ``slot`` (``ffi_parallel``)."""
+    status = _validate(frame_addr, code)
+    if status != F.PROCEED:
+        return status
+    frame = F.words(frame_addr, F.CALL_FRAME_WORDS)
+    result = F.ret_buffer(frame, 0)
+    F.advise_huge_pages(result, 4)
+    err = P.run(frame[2], frame[3], frame_addr, slot, F.buffer_size(result), crop_part,
+                (marker, integer, wide))
+    if err == 0:
+        return 0
+    P.destroy_error(frame[2], err)
+    return crop_error(frame_addr, marker)
 
 
-def _crop_float32(frame: Any) -> Any:
-    return F.pointer(crop_frame(F.address(frame), np.float32(0), F.F32, False, False))
+def _target(marker: Any, code: int, integer: bool, wide: bool, slot: int) -> Any:
+    """The handler and the task of the crop target for images of ``marker``'s type.
+    Closures over constants only: numba caches each on disk under its cells' values."""
+    def handler(frame: Any) -> Any:
+        return F.pointer(crop_frame(F.address(frame), marker, code, integer, wide, slot))
+
+    def task(data: Any) -> None:
+        P.task(F.address(data), crop_part, (marker, integer, wide))
+
+    return handler, task
 
 
-def _crop_float64(frame: Any) -> Any:
-    return F.pointer(crop_frame(F.address(frame), np.float64(0), F.F64, False, True))
-
-
-
+# One target per image dtype; float16 images are converted to float32 before the call
+# (exact), as the eager path does. Task table slots 0-7.
+_DTYPES = (("uint8", F.U8, True), ("uint16", F.U16, True), ("int8", F.S8, True),
+           ("int16", F.S16, True), ("int32", F.S32, True), ("int64", F.S64, True),
+           ("float32", F.F32, False), ("float64", F.F64, False))
+_TARGETS = {f"crop_{name}": _target(np.dtype(name).type(0), code, integer, name == "float64",
+                                     slot)
+            for slot, (name, code, integer) in enumerate(_DTYPES)}
 #: Target suffix -> handler.
-HANDLERS = {
-    "crop_uint8": _crop_uint8, "crop_uint16": _crop_uint16, "crop_int8": _crop_int8,
-    "crop_int16": _crop_int16, "crop_int32": _crop_int32, "crop_int64": _crop_int64,
-    "crop_float32": _crop_float32, "crop_float64": _crop_float64,
-}
+HANDLERS = {name: handler for name, (handler, _) in _TARGETS.items()}
+#: Target suffix -> (task, its table slot).
+TASKS = {name: (task, slot) for slot, (name, (_, task)) in enumerate(_TARGETS.items())}

@@ -10,7 +10,8 @@ leading (``vmap``) dimensions: see ``ffi_checks``.
 What it computes is what the eager NumPy path computes: the window starts
 (``_reference.indexing.window_start`` / ``truncated_start``, ported below), the fill's
 statistics (``_reference.extract_glimpse``'s rules, with ``random.pairwise`` and
-``random.portable_sqrt``), then the same kernel.
+``random.portable_sqrt``), then the same kernel; split by output rows into parts that
+run on XLA's thread pool (``ffi_parallel``).
 """
 
 from __future__ import annotations
@@ -22,11 +23,12 @@ import numpy as np
 
 from ..._core import random as core_random
 from ..._reference.extract_glimpse import GAUSSIAN_STREAM, UNIFORM_STREAM
+from . import ffi_parallel as P
 from . import random as R
 from . import xla_ffi as F
 from .ffi_checks import count, example, leading
 
-__all__ = ["HANDLERS", "glimpse_example"]
+__all__ = ["HANDLERS", "SLOT", "TASKS", "glimpse_example", "glimpse_part"]
 
 f32 = np.float32
 _M32 = np.uint64(0xFFFFFFFF)
@@ -96,11 +98,11 @@ def _min_max_no_nan(flat: Any) -> Any:
 
 @numba.njit(cache=True)
 def glimpse_example(image: Any, offsets: Any, out: Any, version: int, centered: bool,
-                    normalized: bool, kind: int, seed: Any) -> None:
-    """One glimpse: ``image (B, H, W, D)`` float32, ``offsets (B, 2)``, into
-    ``out (B, h, w, D)`` (every size positive): window starts, the fill's statistics
-    for the batch elements that need fill (``_reference.extract_glimpse``'s rules), then
-    the kernel of the eager path."""
+                    normalized: bool, kind: int, seed: Any, t0: int, t1: int) -> None:
+    """Output rows ``t0 .. t1-1`` (of ``B * h``) of one glimpse: ``image (B, H, W, D)``
+    float32, ``offsets (B, 2)``, into ``out (B, h, w, D)`` (every size positive): window
+    starts, the fill's statistics for the batch elements of those rows that need fill
+    (``_reference.extract_glimpse``'s rules), then the kernel of the eager path."""
     batch, height, width, depth = image.shape
     h, w = out.shape[1], out.shape[2]
     far = height + width + h + w + 1
@@ -116,7 +118,7 @@ def glimpse_example(image: Any, offsets: Any, out: Any, version: int, centered: 
     mean = np.zeros((batch, depth), np.float32)
     sigma = np.zeros((batch, depth), np.float32)
     pixels = image.reshape(batch, height * width, depth)
-    for b in range(batch):
+    for b in range(t0 // h, (t1 + h - 1) // h):
         if kind == R.ZERO or not (sy[b] < 0 or sx[b] < 0 or sy[b] + h > height
                                   or sx[b] + w > width):
             continue
@@ -147,65 +149,107 @@ def glimpse_example(image: Any, offsets: Any, out: Any, version: int, centered: 
     stream = np.uint64(GAUSSIAN_STREAM if kind == R.GAUSSIAN else UNIFORM_STREAM)
     # np.int64(0), not 0: typed arguments reuse the eager path's kernel (ffi_handlers).
     R.glimpse(np.int64(kind), image.reshape(-1), (h, w, height, width, depth), sy, sx, k0, k1, k2,
-              stream, np.int64(0), lo, hi, mean, sigma, out.reshape(-1), np.int64(0),
-              batch * h)
+              stream, np.int64(0), lo, hi, mean, sigma, out.reshape(-1), t0, t1)
 
 
-@numba.njit
-def glimpse_frame(frame_addr: int) -> int:
-    """The glimpse handler."""
+@numba.njit(inline="always")
+def _attributes(frame: Any) -> Any:
+    """The attribute values' addresses, in name order: centered, noise, normalized, seed,
+    version (0: missing or of another type)."""
+    return (F.scalar_attr(frame, 0, F.S32), F.scalar_attr(frame, 1, F.S32),
+            F.scalar_attr(frame, 2, F.S32), F.scalar_attr(frame, 3, F.U64),
+            F.scalar_attr(frame, 4, F.S32))
+
+
+@numba.njit(inline="always")
+def _validate(frame_addr: int) -> int:
+    """:data:`~.xla_ffi.PROCEED` if the call frame is a glimpse this handler serves; else
+    what the handler returns (0 or an error)."""
     frame, status = F.open_frame(frame_addr, 2, 1, "glimpse")
     if status != F.PROCEED:
         return status
     api = frame[2]
     image, offsets = F.arg_buffer(frame, 0), F.arg_buffer(frame, 1)
     result = F.ret_buffer(frame, 0)
-    # Attributes in name order: centered, noise, normalized, seed, version.
-    at = (F.scalar_attr(frame, 0, F.S32), F.scalar_attr(frame, 1, F.S32),
-          F.scalar_attr(frame, 2, F.S32), F.scalar_attr(frame, 3, F.U64),
-          F.scalar_attr(frame, 4, F.S32))
-    for a in at:
+    for a in _attributes(frame):
         if a == 0:
             return F.internal_error(api, "glimpse: unexpected attributes")
     if (F.buffer_dtype(image) != F.F32 or F.buffer_dtype(offsets) != F.F32
             or F.buffer_dtype(result) != F.F32):
         return F.internal_error(api, "glimpse: unexpected operand dtypes")
+    out_dims = F.buffer_dims(result)
+    if out_dims.shape[0] < 4:
+        return F.internal_error(api, "glimpse: result rank below 4")
+    lead = out_dims[:out_dims.shape[0] - 4]
+    if not (leading(image, 4, lead)[1] and leading(offsets, 2, lead)[1]):
+        return F.internal_error(api, "glimpse: operands do not broadcast to the result")
+    nl = lead.shape[0]
+    dims = F.buffer_dims(image)
+    if out_dims[nl] != dims[nl] or out_dims[nl + 3] != dims[nl + 3]:
+        return F.internal_error(api, "glimpse: operand shapes disagree")
+    if F.buffer_size(image) * F.buffer_size(result) == 0:
+        return F.internal_error(api, "glimpse: empty operands are served elsewhere")
+    return F.PROCEED
+
+
+@numba.njit(cache=True)
+def glimpse_part(frame_addr: int, part: int, parts: int) -> int:
+    """Part ``part`` of ``parts`` of a validated glimpse frame: the output rows (over all
+    examples, in order) from ``part / parts`` to ``(part + 1) / parts`` of them."""
+    frame = F.words(frame_addr, F.CALL_FRAME_WORDS)
+    image, offsets = F.arg_buffer(frame, 0), F.arg_buffer(frame, 1)
+    at = _attributes(frame)
     centered = F.typed(at[0], (1,), np.int32(0))[0] != 0
     kind = F.typed(at[1], (1,), np.int32(0))[0]
     normalized = F.typed(at[2], (1,), np.int32(0))[0] != 0
     seed = F.typed(at[3], (1,), np.uint64(0))[0]
     version = F.typed(at[4], (1,), np.int32(0))[0]
-    out_dims = F.buffer_dims(result)
-    if out_dims.shape[0] < 4:
-        return F.internal_error(api, "glimpse: result rank below 4")
-    lead = out_dims[:out_dims.shape[0] - 4]
-    image_lead, ok0 = leading(image, 4, lead)
-    offsets_lead, ok1 = leading(offsets, 2, lead)
-    if not (ok0 and ok1):
-        return F.internal_error(api, "glimpse: operands do not broadcast to the result")
-    nl = lead.shape[0]
+    out_dims = F.buffer_dims(F.ret_buffer(frame, 0))
+    nl = out_dims.shape[0] - 4
+    lead = out_dims[:nl]
+    image_lead, offsets_lead = leading(image, 4, lead)[0], leading(offsets, 2, lead)[0]
     dims = F.buffer_dims(image)
     batch, height, width, depth = dims[nl], dims[nl + 1], dims[nl + 2], dims[nl + 3]
     h, w = out_dims[nl + 1], out_dims[nl + 2]
-    if out_dims[nl] != batch or out_dims[nl + 3] != depth:
-        return F.internal_error(api, "glimpse: operand shapes disagree")
-    examples = count(lead)
-    if examples == 0 or batch * height * width * depth * h * w == 0:
-        return F.internal_error(api, "glimpse: empty operands are served elsewhere")
-    F.advise_huge_pages(result, 4)
     images = F.typed(image[3], (count(image_lead), batch, height, width, depth), f32(0))
     all_offsets = F.typed(offsets[3], (count(offsets_lead), batch, 2), f32(0))
-    outs = F.typed(result[3], (examples, batch, h, w, depth), f32(0))
-    for v in range(examples):
+    outs = F.typed(F.ret_buffer(frame, 0)[3], (count(lead), batch, h, w, depth), f32(0))
+    rows = batch * h
+    total = outs.shape[0] * rows
+    lo, hi = total * part // parts, total * (part + 1) // parts
+    for v in range(lo // rows, (hi + rows - 1) // rows):
         glimpse_example(images[example(image_lead, lead, v)],
                         all_offsets[example(offsets_lead, lead, v)], outs[v], version,
-                        centered, normalized, kind, seed)
+                        centered, normalized, kind, seed, max(lo - v * rows, 0),
+                        min(hi - v * rows, rows))
     return 0
+
+
+@numba.njit
+def glimpse_frame(frame_addr: int) -> int:
+    """The glimpse handler, on XLA's pool with the task of table slot :data:`SLOT`
+    (``ffi_parallel``)."""
+    status = _validate(frame_addr)
+    if status != F.PROCEED:
+        return status
+    frame = F.words(frame_addr, F.CALL_FRAME_WORDS)
+    result = F.ret_buffer(frame, 0)
+    F.advise_huge_pages(result, 4)
+    return P.run(frame[2], frame[3], frame_addr, SLOT, F.buffer_size(result), glimpse_part,
+                 ())
 
 
 def _glimpse(frame: Any) -> Any:
     return F.pointer(glimpse_frame(F.address(frame)))
 
 
+def _glimpse_task(data: Any) -> None:
+    P.task(F.address(data), glimpse_part, ())
+
+
+#: The task table slot of the glimpse target (after the crop targets').
+SLOT = 8
 #: Target suffix -> handler.
 HANDLERS = {"glimpse": _glimpse}
+#: Target suffix -> (task, its table slot).
+TASKS = {"glimpse": (_glimpse_task, SLOT)}

@@ -54,6 +54,7 @@ __all__ = [
     "box_error_callback",
     "buffer_dims",
     "buffer_size",
+    "call_pointer",
     "error",
     "pointer",
     "ret_buffer",
@@ -125,8 +126,9 @@ def _typed_pointer(typingctx: Any, addr: Any, marker: Any) -> Any:
 
 
 @intrinsic
-def _call_pointer(typingctx: Any, fn: Any, arg: Any) -> Any:
-    # ``((void* (*)(void*)) fn)(arg)``: how XLA_FFI_Error_Create is called.
+def call_pointer(typingctx: Any, fn: Any, arg: Any) -> Any:
+    """``((void* (*)(void*)) fn)(arg)`` as int64: how the API's functions are called
+    (``XLA_FFI_Error_Create``, the thread pool's)."""
     def codegen(context: Any, builder: Any, signature: Any, args: Any) -> Any:
         i8p = ir.IntType(8).as_pointer()
         fnty = ir.FunctionType(i8p, [i8p])
@@ -243,7 +245,7 @@ def error(api: int, message: Any, code: int) -> int:
     create_args[2] = text.ctypes.data
     create_args[3] = code
     create = words(api, 7)[6]
-    return _call_pointer(create, create_args.ctypes.data)
+    return call_pointer(create, create_args.ctypes.data)
 
 
 @numba.njit
