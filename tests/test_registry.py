@@ -259,6 +259,31 @@ def test_numba_any_tiny_finds_a_tiny_value_in_any_block(dtype: Any, where: int |
     assert drivers.any_tiny(flat, 2.0**-60) is (where is not None)
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("size", [1, 63, 64, 65, 1000])
+def test_numba_smallest_magnitude_decides_as_any_tiny(dtype: Any, size: int) -> None:
+    # The XLA FFI crop handlers decide their flushes by smallest_magnitude(pixels) < 2**e,
+    # once per call; the eager path by any_tiny(pixels, 2**e). Both must agree for every
+    # e, around the accumulators' width (64), with zeros, NaNs, infinities, subnormals.
+    from xcrop._backends.numba import drivers
+    from xcrop._backends.numba.loader import available
+
+    if not available():
+        pytest.skip("numba not installed (or XCROP_NO_NUMBA set)")
+    from xcrop._backends.numba import crop
+
+    rng = np.random.default_rng(size)
+    flat = (rng.standard_normal(size) * 2.0 ** rng.integers(-160, 10, size)).astype(dtype)
+    flat[3::5] = 0.0
+    flat[4::9] = np.nan
+    flat[6::11] = -np.inf
+    smallest = crop.smallest_magnitude(flat)
+    magnitudes = np.abs(flat[(flat != 0) & ~np.isnan(flat)])
+    assert smallest == (magnitudes.min() if magnitudes.size else np.inf)
+    for e in range(-160, 12):
+        assert drivers.any_tiny(flat, 2.0**e) is bool(smallest < 2.0**e), e
+
+
 def test_unavailable_path_hands_the_call_to_the_next_one() -> None:
     # A path that finds out only while running that it cannot serve (a GPU module that
     # fails to build) raises PathUnavailable: dispatch tries the next path, then generic.

@@ -20,10 +20,9 @@ from .gradients import crop_and_resize_grad_boxes, crop_and_resize_grad_image
 __version__ = "0.1.0.dev0"
 
 if "torch" in sys.modules:  # torch.ops.xcrop.* exist from here on (else at the first call)
-    from ._frameworks import _TORCH_OPS
-    from ._frameworks import torch_ops as _torch_ops
+    from ._frameworks import torch_ops_module as _torch_ops_module
 
-    _TORCH_OPS.append(_torch_ops)
+    _torch_ops_module()
 
 __all__ = [
     "BoxIndexError",

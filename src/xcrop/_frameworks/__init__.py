@@ -18,8 +18,8 @@ from typing import Any
 from .._core.args import CropArgs
 from .._core.arrays import is_torch_tensor, is_traced
 
-__all__ = ["differentiable_crop_and_resize", "might_want_gradient", "torch_route",
-           "wants_gradient"]
+__all__ = ["differentiable_crop_and_resize", "might_want_gradient", "torch_ops_module",
+           "torch_route", "wants_gradient"]
 
 
 _TORCH_OPS: list[Any] = []  # the torch_ops module once imported
@@ -32,6 +32,12 @@ def torch_route(x: object) -> Any:
     function; see ``_core.arrays._torch_tensor``)."""
     if not is_torch_tensor(x):
         return None
+    return torch_ops_module()
+
+
+def torch_ops_module() -> Any:
+    """The ``torch_ops`` module, imported on the first call (which registers the
+    ``xcrop::`` operators); torch must be importable."""
     if not _TORCH_OPS:
         from . import torch_ops
 

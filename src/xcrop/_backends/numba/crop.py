@@ -138,3 +138,30 @@ def any_tiny(flat, threshold):
         if hit:
             return True
     return False
+
+
+_LANES = 64
+
+
+@numba.njit(nogil=True, cache=True)
+def smallest_magnitude(flat):
+    """The smallest nonzero ``|v|`` of the 1-D ``flat`` as float64 (inf if there is none;
+    NaN is skipped): ``any_tiny(flat, t)`` is ``smallest_magnitude(flat) < t`` for every
+    threshold ``t`` that ``flat``'s dtype holds exactly. One pass; :data:`_LANES`
+    independent accumulators let LLVM vectorize it (compare and select, no fast-math)."""
+    n = flat.shape[0]
+    best = np.full(_LANES, np.inf, flat.dtype)
+    full = n - n % _LANES
+    for s in range(0, full, _LANES):
+        for j in range(_LANES):
+            a = abs(flat[s + j])
+            best[j] = a if (a < best[j]) & (a != 0) else best[j]
+    smallest = np.inf
+    for j in range(_LANES):
+        if best[j] < smallest:
+            smallest = np.float64(best[j])
+    for k in range(full, n):
+        a = abs(flat[k])
+        if a < smallest and a != 0:
+            smallest = np.float64(a)
+    return smallest

@@ -57,10 +57,13 @@ def _grain(coords: Any) -> int:
 
 @numba.njit(cache=True)
 def crop_example(api: int, pixels: Any, height: int, width: int, boxes: Any, box_indices: Any,
-                 out: Any, method: int, fill: Any, integer: bool, wide: bool) -> int:
+                 out: Any, method: int, fill: Any, integer: bool, wide: bool,
+                 smallest: float) -> int:
     """One crop: ``pixels (B*H*W, D)`` of the image's dtype, ``boxes (n, 4)``,
     ``box_indices (n,)`` int64, into ``out (n, ch, cw, D)`` float32. Returns 0 or the
-    value error (``out`` untouched then). ``integer``: an integer image; ``wide``: float64."""
+    value error (``out`` untouched then). ``integer``: an integer image; ``wide``: float64;
+    ``smallest``: the smallest nonzero magnitude of a float image's pixels
+    (``crop.smallest_magnitude``)."""
     n, ch, cw = out.shape[0], out.shape[1], out.shape[2]
     batch = pixels.shape[0] // (height * width)
     in_y = np.empty((n, ch), np.float32)
@@ -109,19 +112,16 @@ def crop_example(api: int, pixels: Any, height: int, width: int, boxes: Any, box
         return 0
     # _backends.exactness: the lerps without flushes are exact when no value of the
     # computation can be subnormal (integer images: a bound on the weights alone; float
-    # images: a threshold on the smallest nonzero pixel, one scan).
+    # images: a threshold on the smallest nonzero pixel, found by the handler).
     grains = _grain(in_y) + _grain(in_x)
     if integer:
         unflushed = grains >= -126
     else:
         e = -126 + 23 - grains
-        flat = pixels.reshape(-1)
-        if e > 127:
-            unflushed = False
-        else:  # the threshold in the pixels' dtype (exact: a power of two in range)
-            threshold = np.empty(1, flat.dtype)
-            threshold[0] = 2.0**e
-            unflushed = not K.any_tiny(flat, threshold[0])
+        # any_tiny(pixels, 2**e) of the eager path; a threshold below the dtype's
+        # smallest subnormal is 0 there, which no nonzero pixel is below: nor is
+        # smallest below 2**e then.
+        unflushed = e <= 127 and not smallest < 2.0**e
     if unflushed:
         K.bilinear_plain(pixels, rows_a, rows_b, cols_a, cols_b, y_lerp, x_lerp, inside_y,
                          inside_x, fill, out, np.int64(0), n)
@@ -205,14 +205,17 @@ def _read_indices(indices: Any, lead: Any, v: int, out: Any) -> None:
 
 
 @numba.njit(cache=True)
-def crop_part(frame_addr: int, part: int, parts: int, marker: Any, integer: bool,
-              wide: bool) -> int:
+def crop_part(frame_addr: int, smallest_addr: int, part: int, parts: int, marker: Any,
+              integer: bool, wide: bool) -> int:
     """Part ``part`` of ``parts`` of a validated crop frame: the boxes (over all
-    examples, in order) from ``part / parts`` to ``(part + 1) / parts`` of them. Returns
-    0 or a value error, whose box number counts from the part's first box of that
-    example (``crop_error`` finds the call's own)."""
+    examples, in order) from ``part / parts`` to ``(part + 1) / parts`` of them.
+    ``smallest_addr``: float64 ``(images,)``, the smallest nonzero pixel magnitude of
+    each image operand (float images only, :func:`_smallest`). Returns 0 or a value
+    error, whose box number counts from the part's first box of that example
+    (``crop_error`` finds the call's own)."""
     api, lead, pixels, boxes, indices, out, height, width, fill, method = _views(
         frame_addr, marker)
+    smallest = F.typed(smallest_addr, (pixels[0].shape[0],), np.float64(0))
     n = out.shape[1]
     total = out.shape[0] * n
     lo, hi = total * part // parts, total * (part + 1) // parts
@@ -222,7 +225,8 @@ def crop_part(frame_addr: int, part: int, parts: int, marker: Any, integer: bool
         _read_indices(indices, lead, v, box_indices)
         err = crop_example(api, _read(pixels, lead, v), height, width,
                            _read(boxes, lead, v)[b0:b1], box_indices[b0:b1], out[v, b0:b1],
-                           method, fill, integer, wide)
+                           method, fill, integer, wide,
+                           smallest[example(pixels[1], lead, v)])
         if err != 0:
             return err
     return 0
@@ -246,6 +250,20 @@ def crop_error(frame_addr: int, marker: Any) -> int:
     return F.internal_error(api, "crop: a part failed, but no box is at fault")
 
 
+@numba.njit(inline="always")
+def _smallest(frame_addr: int, marker: Any, integer: bool) -> Any:
+    """float64 ``(images,)``: the smallest nonzero pixel magnitude of each image operand,
+    what the float images' bilinear crops decide their flushes by; once per call, not per
+    part (inf where not needed)."""
+    views = _views(frame_addr, marker)
+    pixels, method = views[2][0], views[9]
+    smallest = np.full(pixels.shape[0], np.inf)
+    if not integer and method != NEAREST:
+        for k in range(pixels.shape[0]):
+            smallest[k] = K.smallest_magnitude(pixels[k].reshape(-1))
+    return smallest
+
+
 @numba.njit
 def crop_frame(frame_addr: int, marker: Any, code: int, integer: bool, wide: bool,
                slot: int) -> int:
@@ -257,8 +275,10 @@ def crop_frame(frame_addr: int, marker: Any, code: int, integer: bool, wide: boo
     frame = F.words(frame_addr, F.CALL_FRAME_WORDS)
     result = F.ret_buffer(frame, 0)
     F.advise_huge_pages(result, 4)
-    err = P.run(frame[2], frame[3], frame_addr, slot, F.buffer_size(result), crop_part,
-                (marker, integer, wide))
+    smallest = _smallest(frame_addr, marker, integer)
+    err = P.run(frame[2], frame[3], frame_addr, smallest.ctypes.data, slot,
+                F.buffer_size(result), crop_part, (marker, integer, wide))
+    P.keep_alive(smallest)  # the parts read it by address
     if err == 0:
         return 0
     P.destroy_error(frame[2], err)

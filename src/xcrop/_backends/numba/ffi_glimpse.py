@@ -199,9 +199,10 @@ def _validate(frame_addr: int) -> int:
 
 
 @numba.njit(cache=True)
-def glimpse_part(frame_addr: int, part: int, parts: int) -> int:
+def glimpse_part(frame_addr: int, shared: int, part: int, parts: int) -> int:
     """Part ``part`` of ``parts`` of a validated glimpse frame: the output rows (over all
-    examples, in order) from ``part / parts`` to ``(part + 1) / parts`` of them."""
+    examples, in order) from ``part / parts`` to ``(part + 1) / parts`` of them
+    (``shared``: unused, ``ffi_parallel.run``'s per-call data)."""
     frame = F.words(frame_addr, F.CALL_FRAME_WORDS)
     image, offsets = F.arg_buffer(frame, 0), F.arg_buffer(frame, 1)
     at = _attributes(frame)
@@ -241,8 +242,8 @@ def glimpse_frame(frame_addr: int) -> int:
     frame = F.words(frame_addr, F.CALL_FRAME_WORDS)
     result = F.ret_buffer(frame, 0)
     F.advise_huge_pages(result, 4)
-    return P.run(frame[2], frame[3], frame_addr, SLOT, F.buffer_size(result), glimpse_part,
-                 ())
+    return P.run(frame[2], frame[3], frame_addr, 0, SLOT, F.buffer_size(result),
+                 glimpse_part, ())
 
 
 def _glimpse(frame: Any) -> Any:

@@ -2,11 +2,13 @@
 (``ffi_crop``, ``ffi_glimpse``) use both cores of a CPU, as the eager path does with
 xcrop's own pool (docs/performance.md, "Threads under jax.jit").
 
-A handler splits its work into ``parts`` (at most the pool's thread count, each at least
-:data:`MIN_PART` output elements), schedules ``parts - 1`` tasks on XLA's pool through the
-FFI (``XLA_FFI_ThreadPool_Schedule``), and then works on parts itself. Every worker, the
-handler included, claims the next part with an atomic counter until none is left, so a
-part is run exactly once whether or not a task ever starts. The handler then waits for the
+A handler splits its work into ``parts`` (:data:`PARTS_PER_THREAD` per thread of the
+pool at most, each at least :data:`MIN_PART` output elements), schedules one task per
+other thread on XLA's pool through the FFI (``XLA_FFI_ThreadPool_Schedule``), and then
+works on parts itself. Every worker, the handler included, claims the next part with an
+atomic counter until none is left, so a part is run exactly once whether or not a task
+ever starts, and a task that starts late (a sleeping core takes milliseconds to wake on
+a virtual machine) leaves the parts it missed to the others. The handler then waits for the
 parts that others claimed, which are running, never for a task that has not started:
 that is what keeps two handlers on a busy pool from waiting on each other. The shared
 state is a small block on the heap, reference counted: a task that starts after the
@@ -17,8 +19,9 @@ compiled code cannot carry a process's addresses (numba caches it on disk), so t
 addresses live in a table under the C symbol :data:`TASKS_SYMBOL`, filled by
 ``ffi_handlers.handler`` when it compiles a target and read by the handler at run time.
 
-State block, int64 words: ``references, next part, parts done, parts, call frame``, then
-one ``XLA_FFI_Error*`` per part (0: the part succeeded).
+State block, int64 words: ``references, next part, parts done, parts, call frame,
+shared`` (the handler's per-call data for the parts, e.g. an array's address), then one
+``XLA_FFI_Error*`` per part (0: the part succeeded).
 """
 
 from __future__ import annotations
@@ -37,9 +40,9 @@ from numba.extending import intrinsic
 
 from .xla_ffi import call_pointer, words
 
-__all__ = ["MAX_TASKS", "MIN_PART", "TASKS_SYMBOL", "destroy_error", "drop", "join",
-           "parts_for", "parts_run_by_tasks", "published", "run", "serve", "set_task",
-           "start", "task"]
+__all__ = ["MAX_TASKS", "MIN_PART", "PARTS_PER_THREAD", "TASKS_SYMBOL", "destroy_error",
+           "drop", "join", "keep_alive", "parts_for", "parts_run_by_tasks", "published",
+           "run", "serve", "set_task", "start", "task"]
 
 #: The C symbol of the task table: int64 addresses, one slot per target with a task.
 TASKS_SYMBOL = "xcrop_xla_ffi_tasks"
@@ -47,8 +50,11 @@ MAX_TASKS = 16
 #: Fewest output elements worth a part of its own: below it, scheduling a task (a few
 #: microseconds) and touching a second core's cache cost more than they save.
 MIN_PART = 1 << 16
+#: Parts per thread: more parts than threads let the threads that run share out the
+#: work of one that starts late.
+PARTS_PER_THREAD = 4
 
-_REFS, _NEXT, _DONE, _PARTS, _FRAME, _ERRORS = 0, 1, 2, 3, 4, 5
+_REFS, _NEXT, _DONE, _PARTS, _FRAME, _SHARED, _ERRORS = 0, 1, 2, 3, 4, 5, 6
 # XLA_FFI_Api words (c_api.h): XLA_FFI_Error_Destroy, XLA_FFI_ThreadPool_Schedule and
 # XLA_FFI_ThreadPool_NumThreads; the struct must reach the last of them.
 _ERROR_DESTROY, _SCHEDULE, _NUM_THREADS = 8, 17, 18
@@ -93,6 +99,16 @@ def _table_entry(typingctx: Any, slot: Any) -> Any:
         entry = builder.gep(table, [ir.Constant(ir.IntType(32), 0), args[0]])
         return builder.ptrtoint(entry, ir.IntType(64))
     return types.int64(types.int64), codegen
+
+
+@intrinsic
+def keep_alive(typingctx: Any, value: Any) -> Any:
+    """A use of ``value`` that does nothing: numba frees an array after its last use, so
+    an array whose address the parts read (``run``'s ``shared``) must be used after
+    ``run``."""
+    def codegen(context: Any, builder: Any, signature: Any, args: Any) -> Any:
+        return context.get_dummy_value()
+    return types.none(value), codegen
 
 
 @intrinsic
@@ -165,26 +181,30 @@ def destroy_error(api: int, err: int) -> None:
 
 @numba.njit(cache=True)
 def parts_for(api: int, ctx: int, work: int) -> int:
-    """How many parts to split ``work`` output elements into: the pool's thread count at
-    most, :data:`MIN_PART` elements each at least; 1 where XLA offers no pool."""
+    """``(parts, tasks)``: how many parts to split ``work`` output elements into
+    (:data:`PARTS_PER_THREAD` per thread of the pool at most, :data:`MIN_PART` elements
+    each at least) and how many tasks to schedule (one per other thread); ``(1, 0)``
+    where XLA offers no pool."""
     most = work // MIN_PART
     if most < 2 or words(api, 1)[0] < _API_WITH_POOL:
-        return 1
+        return 1, 0
     threads = np.zeros(1, np.int64)
     args = np.zeros(4, np.int64)
     args[0], args[2], args[3] = _NUM_THREADS_ARGS_SIZE, ctx, threads.ctypes.data
     err = call_pointer(words(api, _NUM_THREADS + 1)[_NUM_THREADS], args.ctypes.data)
     if err != 0:
         destroy_error(api, err)
-        return 1
-    return max(1, min(threads[0], most))
+        return 1, 0
+    parts = max(1, min(threads[0] * PARTS_PER_THREAD, most))
+    return parts, max(0, min(threads[0], parts) - 1)
 
 
 @numba.njit(cache=True)
-def start(api: int, ctx: int, frame_addr: int, slot: int, parts: int) -> int:
-    """The state block of a call split into ``parts`` (> 1), with ``parts - 1`` tasks of
-    table slot ``slot`` scheduled on XLA's pool; 0 if no block could be allocated (then
-    the handler runs serially)."""
+def start(api: int, ctx: int, frame_addr: int, shared: int, slot: int, parts: int,
+          tasks: int) -> int:
+    """The state block of a call split into ``parts`` (> 1), with ``tasks`` tasks of table
+    slot ``slot`` scheduled on XLA's pool; 0 if no block could be allocated (then the
+    handler runs serially). ``shared`` is passed to every part."""
     state_addr = _allocate((_ERRORS + parts) * 8)
     if state_addr == 0:
         return 0
@@ -193,13 +213,14 @@ def start(api: int, ctx: int, frame_addr: int, slot: int, parts: int) -> int:
     state[_REFS] = 1
     state[_PARTS] = parts
     state[_FRAME] = frame_addr
+    state[_SHARED] = shared
     task = _atomic_load(_table_entry(slot))
     if task == 0:
         return state_addr  # no task published: the handler claims every part itself
     args = np.zeros(5, np.int64)
     args[0], args[2], args[3], args[4] = _SCHEDULE_ARGS_SIZE, ctx, task, state_addr
     schedule = words(api, _SCHEDULE + 1)[_SCHEDULE]
-    for _ in range(parts - 1):
+    for _ in range(tasks):
         _atomic_add(state_addr + _REFS * 8, 1)
         err = call_pointer(schedule, args.ctypes.data)
         if err != 0:  # no pool after all: the parts left are the handler's
@@ -211,7 +232,8 @@ def start(api: int, ctx: int, frame_addr: int, slot: int, parts: int) -> int:
 
 @numba.njit(inline="always")
 def serve(state_addr: int, work: Any, args: Any) -> int:
-    """Claim and run parts until none is left: ``work(frame_addr, part, parts, *args)``
+    """Claim and run parts until none is left: ``work(frame_addr, shared, part, parts,
+    *args)``
     returns 0 or the part's ``XLA_FFI_Error*``, kept in the state block. Returns how
     many parts this worker ran."""
     state = words(state_addr, _ERRORS)
@@ -220,7 +242,7 @@ def serve(state_addr: int, work: Any, args: Any) -> int:
     ran = 0
     part = _atomic_add(state_addr + _NEXT * 8, 1)
     while part < parts:
-        errors[part] = work(frame_addr, part, parts, *args)
+        errors[part] = work(frame_addr, state[_SHARED], part, parts, *args)
         _atomic_add(state_addr + _DONE * 8, 1)  # after the error's store (seq_cst)
         ran += 1
         part = _atomic_add(state_addr + _NEXT * 8, 1)
@@ -255,14 +277,15 @@ def join(api: int, state_addr: int) -> int:
 
 
 @numba.njit(inline="always")
-def run(api: int, ctx: int, frame_addr: int, slot: int, work_size: int, work: Any,
-        args: Any) -> int:
-    """A handler's whole call: ``work`` over the parts of ``work_size`` output elements,
-    on XLA's pool where it has one; 0 or the first failing part's error."""
-    parts = parts_for(api, ctx, work_size)
-    state_addr = start(api, ctx, frame_addr, slot, parts) if parts > 1 else 0
+def run(api: int, ctx: int, frame_addr: int, shared: int, slot: int, work_size: int,
+        work: Any, args: Any) -> int:
+    """A handler's whole call: ``work(frame_addr, shared, part, parts, *args)`` over the
+    parts of ``work_size`` output elements, on XLA's pool where it has one (the task of
+    table slot ``slot``); 0 or the first failing part's error."""
+    parts, tasks = parts_for(api, ctx, work_size)
+    state_addr = start(api, ctx, frame_addr, shared, slot, parts, tasks) if parts > 1 else 0
     if state_addr == 0:
-        return work(frame_addr, 0, 1, *args)
+        return work(frame_addr, shared, 0, 1, *args)
     serve(state_addr, work, args)
     return join(api, state_addr)
 
