@@ -17,8 +17,10 @@ back to the client.
 
 Reported per configuration: the median wall time of ``--repeats`` computes, graph
 building included (after a warm-up compute of the first chunks' graph, which loads the
-numba kernels from their cache in each worker), throughput in boxes/s and in input
-GB/s, the graph's task count per image chunk, and each worker's peak resident memory
+numba kernels from their cache in each worker; the clusters run side by side and are
+timed in turn, round by round, so that load changes during the run hit them alike),
+throughput in boxes/s and in input GB/s, the scaling (throughput of each cluster over
+the first's), the graph's task count per image chunk, and each worker's peak resident memory
 (``VmHWM``) before and after. Workers run one thread each with ``XCROP_NUM_THREADS=1``
 (xcrop's own thread pool off: dask's parallelism is the workers). For reference, the
 in-process NumPy call on one in-memory chunk (its images and boxes), with xcrop's thread
@@ -28,6 +30,7 @@ pool at 1 thread and at its default.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import platform
@@ -90,46 +93,65 @@ def _peak_rss_mb() -> float:
     return float("nan")
 
 
-def run_cluster(workers: int, opts: argparse.Namespace, order: str) -> dict[str, Any]:
+def _warm(client: Any, images: Any, boxes: np.ndarray, idx: np.ndarray, workers: int,
+          opts: argparse.Namespace) -> None:
+    """The graph of the first chunks and their boxes, so that each worker loads the numba
+    kernel variants the run needs (seconds each on a busy machine)."""
+    small = images[:workers * opts.chunk]
+    keep = idx < small.shape[0]
+    _, sums = crop_graph(small, boxes[keep], idx[keep], tuple(opts.crop))
+    client.compute(sums, sync=True)
+    client.run(lambda: None)
+
+
+def run_clusters(opts: argparse.Namespace, order: str) -> list[dict[str, Any]]:
+    """One LocalCluster per entry of ``--workers``, all started first, then timed in turn
+    (round 1: each cluster once, round 2 ...), as ``bench.py`` times its runners, so a
+    change in machine load during the run affects every cluster alike (the idle clusters'
+    processes sleep)."""
     from distributed import Client, LocalCluster
 
     images = make_images(opts.images, *opts.size, opts.chunk)
     boxes, idx = make_boxes(opts.images, opts.boxes, order)
     crop = tuple(opts.crop)
-    with LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
-                      host="127.0.0.1", dashboard_address=None,
-                      env={"XCROP_NUM_THREADS": "1"}) as cluster, Client(cluster) as client:
-        # Warm-up: the graph of the first chunks and their boxes, so that each worker
-        # loads the numba kernel variants the run needs (seconds each on a busy machine).
-        small = images[:workers * opts.chunk]
-        keep = idx < small.shape[0]
-        _, sums = crop_graph(small, boxes[keep], idx[keep], crop)
-        client.compute(sums, sync=True)
-        client.run(lambda: None)
-        before = client.run(_peak_rss_mb)
-        times, tasks = [], 0
+    with contextlib.ExitStack() as stack:
+        clients = {}
+        for workers in opts.workers:
+            cluster = stack.enter_context(LocalCluster(
+                n_workers=workers, threads_per_worker=1, processes=True, host="127.0.0.1",
+                dashboard_address=None, env={"XCROP_NUM_THREADS": "1"}))
+            clients[workers] = stack.enter_context(Client(cluster, set_as_default=False))
+        before, times, results = {}, {w: [] for w in clients}, {}
+        for workers, client in clients.items():
+            _warm(client, images, boxes, idx, workers, opts)
+            before[workers] = client.run(_peak_rss_mb)
+        tasks = 0
         for _ in range(opts.repeats):
-            t0 = time.perf_counter()
-            out, sums = crop_graph(images, boxes, idx, crop)  # graph build included
-            result = client.compute(sums, sync=True)
-            times.append(time.perf_counter() - t0)
-            tasks = len(dict(out.__dask_graph__()))
-        after = client.run(_peak_rss_mb)
-        # The checksums of the whole graph against the in-process call, on one chunk.
-        first = np.flatnonzero(idx < opts.chunk)
-        ref = xcrop.crop_and_resize(images[:opts.chunk].compute(), boxes[first], idx[first],
-                                    crop).sum(axis=(1, 2, 3), dtype=np.float32)
-        assert np.array_equal(np.asarray(result)[first], ref), "checksums differ"
-    median = statistics.median(times)
-    return {
-        "runner": f"LocalCluster {workers} worker{'s' if workers > 1 else ''}",
-        "order": order, "seconds": times, "median_s": median,
-        "boxes_per_s": opts.boxes / median,
-        "input_gb_per_s": images.nbytes / 1e9 / median,
-        "tasks": tasks, "tasks_per_image_chunk": tasks / images.numblocks[0],
-        "worker_peak_rss_mb_before": sorted(before.values()),
-        "worker_peak_rss_mb_after": sorted(after.values()),
-    }
+            for workers, client in clients.items():
+                t0 = time.perf_counter()
+                out, sums = crop_graph(images, boxes, idx, crop)  # graph build included
+                results[workers] = client.compute(sums, sync=True)
+                times[workers].append(time.perf_counter() - t0)
+                tasks = len(dict(out.__dask_graph__()))
+        after = {w: c.run(_peak_rss_mb) for w, c in clients.items()}
+    # The checksums of the whole graph against the in-process call, on one chunk.
+    first = np.flatnonzero(idx < opts.chunk)
+    ref = xcrop.crop_and_resize(images[:opts.chunk].compute(), boxes[first], idx[first],
+                                crop).sum(axis=(1, 2, 3), dtype=np.float32)
+    rows = []
+    for workers in clients:
+        assert np.array_equal(np.asarray(results[workers])[first], ref), "checksums differ"
+        median = statistics.median(times[workers])
+        rows.append({
+            "runner": f"LocalCluster {workers} worker{'s' if workers > 1 else ''}",
+            "order": order, "seconds": times[workers], "median_s": median,
+            "boxes_per_s": opts.boxes / median,
+            "input_gb_per_s": images.nbytes / 1e9 / median,
+            "tasks": tasks, "tasks_per_image_chunk": tasks / images.numblocks[0],
+            "worker_peak_rss_mb_before": sorted(before[workers].values()),
+            "worker_peak_rss_mb_after": sorted(after[workers].values()),
+        })
+    return rows
 
 
 def run_numpy(opts: argparse.Namespace, order: str, threads: int | None) -> dict[str, Any]:
@@ -185,8 +207,7 @@ def main(argv: list[str] | None = None) -> int:
     for order in opts.order:
         rows.append(run_numpy(opts, order, 1))
         rows.append(run_numpy(opts, order, None))
-        for workers in opts.workers:
-            rows.append(run_cluster(workers, opts, order))
+        rows += run_clusters(opts, order)
     print(f"\n{'runner':44} {'order':7} {'median s':>9} {'boxes/s':>10} {'GB/s in':>8} "
           f"{'tasks/chunk':>11}  worker peak RSS MB (before -> after)")
     for r in rows:
@@ -197,6 +218,12 @@ def main(argv: list[str] | None = None) -> int:
         per_chunk = f"{r['tasks_per_image_chunk']:.2f}" if "tasks" in r else ""
         print(f"{r['runner']:44} {r['order']:7} {r['median_s']:9.3f} {r['boxes_per_s']:10.0f} "
               f"{r['input_gb_per_s']:8.2f} {per_chunk:>11}  {mem}")
+    for order in opts.order:
+        clusters = [r for r in rows if r["order"] == order and "tasks" in r]
+        for r in clusters[1:]:
+            r["scaling"] = clusters[0]["median_s"] / r["median_s"]
+            print(f"{order}: {r['runner']} / {clusters[0]['runner']}: "
+                  f"{r['scaling']:.2f}x the throughput")
     import dask
     import distributed
 
